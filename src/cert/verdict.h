@@ -1,0 +1,127 @@
+/*
+ * verdict.h: the verdict engine. Given the chain a client sent, the trust
+ * material, a time and a policy, decide whether the certificate is accepted
+ * and, if not, exactly why, element by element.
+ *
+ * The server (at the handshake / per request), `certgate verify`, the error
+ * pages and the logs all read the same struct cg_verdict, so they can never
+ * disagree. OpenSSL does the cryptography and PKIX validation
+ * (X509_verify_cert with our X509_STORE and a verify callback that records
+ * every error at every depth and continues); this module owns the mapping of
+ * those errors to reasons (reason.h) and the path report.
+ *
+ * Thread safety: a struct cg_trust is immutable once loaded and may be shared
+ * by any number of threads judging at once; it is refcounted.
+ */
+#ifndef CG_CERT_VERDICT_H
+#define CG_CERT_VERDICT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include <openssl/x509.h>
+
+#include "cert/reason.h"
+
+/* ---- trust material -------------------------------------------------- */
+
+/*
+ * The four stores (DESIGN.md): root/, intermediate/, disallowed/, crl/.
+ * Loaded from a stores directory or assembled ad hoc (verify --root ...).
+ */
+struct cg_trust;
+
+/* Loads DIR/root, DIR/intermediate, DIR/disallowed, DIR/crl (missing
+ * folders are empty stores). Unreadable files are an error naming the file. */
+struct cg_trust *cg_trust_load_dir(const char *dir, char **err);
+/* An empty trust to fill with cg_trust_add_*; then freeze with use. */
+struct cg_trust *cg_trust_new(void);
+/* Adds (takes a reference, does not steal). CG_OK / CG_ERR. */
+int cg_trust_add_root(struct cg_trust *t, X509 *cert);      /* any cert: trusted as anchor */
+int cg_trust_add_intermediate(struct cg_trust *t, X509 *cert);
+int cg_trust_add_disallowed(struct cg_trust *t, X509 *cert);
+int cg_trust_add_crl(struct cg_trust *t, X509_CRL *crl);
+size_t cg_trust_crl_count(const struct cg_trust *t);
+/* The root store's certificates (borrowed): for the CertificateRequest CA list. */
+STACK_OF(X509) *cg_trust_roots(const struct cg_trust *t);
+struct cg_trust *cg_trust_ref(struct cg_trust *t);
+void cg_trust_unref(struct cg_trust *t);   /* NULL-safe */
+
+/* ---- policy ----------------------------------------------------------- */
+
+typedef enum { CG_PURPOSE_CLIENT = 0, CG_PURPOSE_SERVER, CG_PURPOSE_ANY } cg_purpose_t;
+typedef enum { CG_REVOCATION_OFF = 0, CG_REVOCATION_CRL } cg_revocation_mode_t;
+typedef enum { CG_SCOPE_CHAIN = 0, CG_SCOPE_LEAF } cg_revocation_scope_t;
+typedef enum { CG_ON_UNKNOWN_DENY = 0, CG_ON_UNKNOWN_ALLOW } cg_on_unknown_t;
+
+#define CG_POLICY_MAX_OIDS 16
+
+struct cg_policy {
+    cg_purpose_t purpose;              /* default client: require the clientAuth EKU */
+    cg_revocation_mode_t revocation;   /* default off; crl: every element in scope needs a CRL */
+    cg_revocation_scope_t scope;       /* default chain */
+    cg_on_unknown_t on_unknown;        /* default deny */
+    long max_crl_age;                  /* seconds since thisUpdate; 0: no limit */
+    int max_depth;                     /* 0: default (10) */
+    const char *policy_oids[CG_POLICY_MAX_OIDS];   /* RFC 5280 policy set; NULL-ended */
+    bool explicit_policy, inhibit_policy_mapping, inhibit_any_policy;
+};
+
+/* Fills the defaults above. */
+void cg_policy_init(struct cg_policy *p);
+
+/* ---- verdict ---------------------------------------------------------- */
+
+typedef enum {
+    CG_SOURCE_CLIENT = 0,          /* sent by the client */
+    CG_SOURCE_INTERMEDIATE_STORE,
+    CG_SOURCE_ROOT_STORE,
+    CG_SOURCE_MISSING,             /* an issuer found nowhere: only its name is known */
+} cg_source_t;
+
+const char *cg_source_slug(cg_source_t s);   /* "client", "intermediate-store", ... */
+
+/* One problem found at one element of the path. */
+struct cg_problem {
+    cg_reason_t reason;
+    int x509_error;            /* X509_V_ERR_* that raised it, 0 if certgate's own */
+    char *text;                /* human sentence, e.g. "expired on 2025-01-01 00:00:00 UTC" */
+};
+
+struct cg_path_element {
+    X509 *cert;                /* owned reference; NULL when source is MISSING */
+    char *subject, *issuer;    /* RFC 2253 one-line, UTF-8, escaped; never NULL */
+    char *serial;              /* hex, upper case */
+    char not_before[32], not_after[32];   /* ISO 8601 UTC "2026-01-01T00:00:00Z"; "" if missing */
+    char sha256[65];           /* lower-case hex thumbprint; "" if missing */
+    cg_source_t source;
+    struct cg_problem *problems;
+    size_t n_problems;
+};
+
+struct cg_verdict {
+    cg_reason_t reason;        /* the headline (cg_reason_rank) */
+    int status, substatus;     /* from the reason table */
+    const char *code;          /* "200", "403.16": static */
+    const char *title;         /* static, from the reason table */
+    char *detail;              /* one sentence naming the element and cause */
+    struct cg_path_element *path;   /* leaf first, up to the root or the missing issuer */
+    size_t path_len;
+    char **remedy;             /* fixes, as sentences / commands; may be empty */
+    size_t n_remedy;
+};
+
+/*
+ * Judges `leaf` with the client-sent `chain` (may be NULL; need not be in
+ * order; may contain the leaf or junk) against `trust` at time `at` under
+ * `policy`. Always fills *out (a verdict is produced even for garbage input:
+ * reason INVALID); returns CG_OK, or CG_ERR only on allocation failure.
+ * leaf == NULL yields CERT_REQUIRED.
+ * Free with cg_verdict_free().
+ */
+int cg_verdict_judge(X509 *leaf, STACK_OF(X509) *chain, const struct cg_trust *trust,
+                     time_t at, const struct cg_policy *policy, struct cg_verdict *out);
+void cg_verdict_free(struct cg_verdict *v);   /* NULL-safe; leaves *v zeroed */
+
+#endif
