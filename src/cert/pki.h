@@ -9,6 +9,8 @@
 #ifndef CG_CERT_PKI_H
 #define CG_CERT_PKI_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -91,6 +93,21 @@ int cg_pki_write_p12(const char *path, const char *password, EVP_PKEY *key, X509
                      STACK_OF(X509) *ca, char **err);
 
 /*
+ * Writes `len` bytes to `path` atomically: a temp file in the same folder,
+ * fsync, rename over `path`. `mode` is the file's permission bits (0600 for
+ * private keys). A reader sees the old content or the new, never a part.
+ */
+int cg_pki_write_atomic(const char *path, const void *data, size_t len, unsigned mode,
+                        char **err);
+
+/*
+ * Parses a time for the CLI: ISO 8601 UTC ("2026-01-31", "2026-01-31T12:00:00Z",
+ * "2026-01-31 12:00:00"), "@EPOCH", or relative to `now`: "+30d", "-1d",
+ * "+12h", "-90m", "+45s", "now". CG_OK with *out, or CG_ERR with *err.
+ */
+int cg_pki_parse_time(const char *text, time_t now, time_t *out, char **err);
+
+/*
  * Writes the complete demo PKI under `dir` (created if missing):
  *   ca/root.pem, ca/root.key, ca/intermediate.pem, ca/intermediate.key,
  *   ca/other-root.pem (+key)                       the untrusted root
@@ -104,5 +121,17 @@ int cg_pki_write_p12(const char *path, const char *password, EVP_PKEY *key, X509
  * Returns CG_OK or CG_ERR with *err.
  */
 int cg_pki_demo(const char *dir, char **err);
+
+/*
+ * cg_pki_demo with control. A demo dir that is complete (its marker file
+ * `.certgate-demo` exists, written last) and current (CAs, server and valid
+ * client not expired, CRLs not past nextUpdate) is left alone unless `force`;
+ * a partial or stale one is regenerated from scratch. *created (may be NULL)
+ * says whether anything was written.
+ */
+int cg_pki_demo_ex(const char *dir, bool force, bool *created, char **err);
+
+/* The PKCS#12 password of the demo's clients/<case>.p12 files. */
+#define CG_PKI_DEMO_P12_PASSWORD "certgate"
 
 #endif
