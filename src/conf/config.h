@@ -9,8 +9,18 @@
  * inherits what it does not set from its site, a site from the globals):
  * runtime code reads the merged values and never looks at parents.
  *
- * Errors: cg_conf_load() refuses unknown keys, wrong types and bad values
- * with "FILE:LINE:COL: key 'x': expected ..., got ...".
+ * Errors: cg_conf_load() refuses unknown keys, duplicate keys, wrong types,
+ * bad values, YAML anchors/aliases/tags and files over the bounds below with
+ * "FILE:LINE:COL: key.path: expected ..., got '...'" (1-based positions).
+ * docs/config.md lists every key.
+ *
+ * "Same address": bindings whose listen addresses parse to the same socket
+ * address (family, IP, port; port 0 included) are one listener, whatever
+ * site they belong to and however they were spelled ("0.0.0.0:80" and
+ * ":80" are the same). The snapshot lists listeners in `listeners`.
+ *
+ * Thread safety: a loaded snapshot is never modified; any number of threads
+ * may read it and call the find functions at once. Only the refcount moves.
  */
 #ifndef CG_CONF_CONFIG_H
 #define CG_CONF_CONFIG_H
@@ -21,6 +31,13 @@
 
 #include "cert/verdict.h"
 
+/* Bounds on the input, so that a hostile file costs bounded memory and time. */
+#define CG_CONF_MAX_FILE_BYTES (1024 * 1024)   /* 1 MiB */
+#define CG_CONF_MAX_DEPTH      32              /* nested mappings/sequences */
+#define CG_CONF_MAX_NODES      65536           /* scalars + mappings + sequences */
+#define CG_CONF_MAX_SCALAR     8192            /* bytes in one scalar */
+#define CG_CONF_MAX_WORKERS    256
+
 /* Hard limits and timeouts; each is a config key under `limits:`. */
 struct cg_limits {
     size_t header_bytes;          /* request line + headers, bytes (16384) */
@@ -29,7 +46,7 @@ struct cg_limits {
     unsigned handshake_timeout_ms;   /* 10s */
     unsigned header_timeout_ms;      /* 10s: whole header block, however trickled */
     unsigned body_timeout_ms;        /* 30s */
-    unsigned keepalive_timeout_ms;   /* 75s */
+    unsigned keepalive_timeout_ms;   /* 75s; 0: close after each response */
     unsigned send_timeout_ms;        /* 60s: a client that stops reading the response */
     unsigned max_connections;        /* per process (10000) */
     unsigned max_requests_per_connection;  /* 0: unlimited (default 1000) */
@@ -43,6 +60,30 @@ typedef enum { CG_LOG_W3C = 0, CG_LOG_COMBINED, CG_LOG_JSON } cg_log_format_t;
 typedef enum { CG_LEVEL_ERROR = 0, CG_LEVEL_WARN, CG_LEVEL_INFO, CG_LEVEL_DEBUG } cg_log_level_t;
 typedef enum { CG_CA_LIST_ROOTS = 0, CG_CA_LIST_EMPTY } cg_ca_list_t;
 
+/*
+ * `revocation:` as written (global, or per site merged over the global one).
+ * struct cg_policy carries what the verdict engine applies (CRL checking);
+ * this struct carries everything, including the OCSP modes and the fetch
+ * settings, for the revocation fetcher.
+ */
+typedef enum {
+    CG_CONF_REVOCATION_OFF = 0,
+    CG_CONF_REVOCATION_CRL,
+    CG_CONF_REVOCATION_OCSP,
+    CG_CONF_REVOCATION_OCSP_CRL,   /* OCSP first, CRL when OCSP gives no answer */
+} cg_conf_revocation_mode_t;
+
+struct cg_conf_revocation {
+    cg_conf_revocation_mode_t mode;   /* off */
+    cg_revocation_scope_t scope;      /* chain */
+    cg_on_unknown_t on_unknown;       /* deny */
+    long stale_grace_s;               /* 0: an answer past nextUpdate is stale at once */
+    unsigned timeout_ms;              /* per fetch (5s) */
+    long refresh_s;                   /* re-fetch at most this often (1h) */
+    char *ocsp_responder;             /* override URL; NULL: the certificate's AIA */
+    long max_crl_age_s;               /* 0: no limit */
+};
+
 struct cg_conf_log {
     char *path;                   /* NULL: stderr */
     cg_log_format_t format;       /* access log only */
@@ -50,7 +91,9 @@ struct cg_conf_log {
 };
 
 struct cg_conf_location {
-    char *path;                   /* URL path prefix, starts with '/' */
+    char *path;                   /* URL path prefix, starts with '/', no trailing '/'
+                                     except the root location "/" */
+    size_t path_len;
     cg_client_cert_mode_t client_certificates;   /* merged */
     cg_ssl_mode_t ssl;                           /* merged */
 };
@@ -60,15 +103,16 @@ struct cg_conf_binding {
     struct sockaddr_storage addr; /* parsed; port 0 means an ephemeral port */
     socklen_t addr_len;
     bool tls;
-    char *certificate, *key;      /* absolute paths; TLS only */
+    char *certificate, *key;      /* absolute paths; TLS only (NULL otherwise) */
     bool negotiate_client_certificate;   /* merged: default true when any site on this
                                             listen address accepts or requires */
     cg_ca_list_t ca_list;         /* `client_ca_list: roots | empty` */
+    size_t listener;              /* index in cg_conf.listeners */
 };
 
 struct cg_conf_site {
     char *name;
-    char **hostnames;             /* lower-case; none: the default site */
+    char **hostnames;             /* lower-case, no trailing dot; none: the default site */
     size_t n_hostnames;
     char *root;                   /* absolute document root; NULL: no static files */
     bool follow_symlinks;         /* `symlinks: follow` lets links leave root (default false) */
@@ -79,6 +123,34 @@ struct cg_conf_site {
     struct cg_conf_binding *bindings;
     size_t n_bindings;
     struct cg_policy policy;      /* certificate policy for this site (merged) */
+    struct cg_conf_revocation revocation;   /* merged over the global one */
+};
+
+/* One site reachable on a listener, through one of its bindings. */
+struct cg_conf_listener_site {
+    const struct cg_conf_site *site;
+    const struct cg_conf_binding *binding;   /* the site's binding on this address */
+};
+
+struct cg_conf_host {
+    const char *name;             /* borrowed from the site's hostnames */
+    size_t entry;                 /* index in the listener's sites */
+};
+
+/*
+ * One socket address to listen on, shared by every binding (of any site)
+ * that names it. Built at load; everything here is borrowed from the sites.
+ */
+struct cg_conf_listener {
+    const char *listen;           /* the first binding's spelling */
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    bool tls;                     /* all bindings on it agree (checked at load) */
+    struct cg_conf_listener_site *sites;   /* in file order */
+    size_t n_sites;
+    struct cg_conf_host *hosts;   /* sorted by name (bytewise; names are lower-case) */
+    size_t n_hosts;
+    long default_entry;           /* index in sites of the site without hostnames; -1: none */
 };
 
 struct cg_conf {
@@ -89,34 +161,69 @@ struct cg_conf {
     struct cg_conf_log access_log, error_log;
     struct cg_limits limits;
     cg_errors_mode_t errors;
+    cg_purpose_t purpose;         /* `client_certificate_purpose:` */
     struct cg_policy policy;      /* global certificate policy (`revocation:` etc.) */
+    struct cg_conf_revocation revocation;   /* global `revocation:` as written */
     struct cg_conf_site *sites;
     size_t n_sites;
+    struct cg_conf_listener *listeners;
+    size_t n_listeners;
+    char **warnings;              /* legal but probably unintended settings, as
+                                     "FILE:LINE:COL: key: text"; for logs and `config check` */
+    size_t n_warnings;
     int refcount;                 /* atomic; use cg_conf_ref / cg_conf_unref */
 };
 
 /* Fills the documented defaults (used for the demo and by the loader). */
 void cg_limits_init(struct cg_limits *l);
 
+/* Flags for cg_conf_load_mem_flags. */
+enum {
+    /* Do not touch the file system (certificate/key readability): for fuzzing
+     * and for tests of the parser alone. */
+    CG_CONF_NO_FILE_CHECKS = 1u << 0,
+};
+
 /* Loads and validates FILE. CG_OK with *out (refcount 1), or CG_ERR with *err
- * naming file:line:col. */
+ * naming file:line:col. Files over CG_CONF_MAX_FILE_BYTES are refused. The
+ * file name in messages is `path` as given. */
 int cg_conf_load(const char *path, struct cg_conf **out, char **err);
 /* Loads from memory; `name` stands for the file in messages and `base_dir`
- * resolves relative paths. */
+ * (absolute) resolves relative paths. `yaml` need not be NUL-terminated. */
 int cg_conf_load_mem(const char *name, const char *base_dir, const char *yaml, size_t len,
                      struct cg_conf **out, char **err);
+int cg_conf_load_mem_flags(const char *name, const char *base_dir, const char *yaml,
+                           size_t len, unsigned flags, struct cg_conf **out, char **err);
 struct cg_conf *cg_conf_ref(struct cg_conf *c);
 void cg_conf_unref(struct cg_conf *c);   /* NULL-safe; frees at zero */
 
 /* The site for a Host / SNI name on a binding's listen address (exact
- * hostname match, case-insensitive, port stripped; else the default site of
- * that address; else NULL). */
+ * hostname match, case-insensitive, port stripped, trailing dot ignored;
+ * else the default site of that address; else NULL). `on` may come from
+ * another snapshot: the address is what counts. host may be NULL (no SNI). */
 const struct cg_conf_site *cg_conf_find_site(const struct cg_conf *c,
                                              const struct cg_conf_binding *on,
                                              const char *host, size_t host_len);
-/* The location for a normalised path: longest prefix on a segment boundary;
- * NULL when no location matches (the site's own settings apply). */
+/* The listener for a socket address; NULL when none. */
+const struct cg_conf_listener *cg_conf_find_listener(const struct cg_conf *c,
+                                                     const struct sockaddr *addr,
+                                                     socklen_t addr_len);
+/* The location for a normalised path: longest prefix on a segment boundary
+ * (/secure matches /secure and /secure/x, not /securex); NULL when no
+ * location matches (the site's own settings apply). */
 const struct cg_conf_location *cg_conf_find_location(const struct cg_conf_site *s,
                                                      const char *path, size_t path_len);
+
+/* The words of the config file for enum values (static strings). */
+const char *cg_conf_client_cert_name(cg_client_cert_mode_t m);   /* "ignore" ... */
+const char *cg_conf_ssl_name(cg_ssl_mode_t m);                   /* "allow", "require" */
+const char *cg_conf_errors_name(cg_errors_mode_t m);
+const char *cg_conf_log_format_name(cg_log_format_t f);
+const char *cg_conf_log_level_name(cg_log_level_t l);
+const char *cg_conf_ca_list_name(cg_ca_list_t l);
+const char *cg_conf_revocation_mode_name(cg_conf_revocation_mode_t m);   /* "ocsp+crl" ... */
+const char *cg_conf_scope_name(cg_revocation_scope_t s);
+const char *cg_conf_on_unknown_name(cg_on_unknown_t o);
+const char *cg_conf_purpose_name(cg_purpose_t p);
 
 #endif

@@ -1,0 +1,97 @@
+/* dump.c: snapshot -> JSON in the shape of the config file. */
+#include "conf/dump.h"
+
+#include "conf/values.h"
+
+static json_t *duration(uint64_t ms)
+{
+    char buf[32];
+    cg_conf_duration_format(ms, buf, sizeof(buf));
+    return json_string(buf);
+}
+
+static json_t *size(uint64_t bytes)
+{
+    char buf[32];
+    cg_conf_size_format(bytes, buf, sizeof(buf));
+    return json_string(buf);
+}
+
+static json_t *str_or(const char *s, const char *none)
+{
+    return s != NULL ? json_string(s) : none != NULL ? json_string(none) : json_null();
+}
+
+static json_t *revocation(const struct cg_conf_revocation *r)
+{
+    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:o}",
+                     "mode", cg_conf_revocation_mode_name(r->mode),
+                     "scope", cg_conf_scope_name(r->scope),
+                     "on_unknown", cg_conf_on_unknown_name(r->on_unknown),
+                     "stale_grace", duration((uint64_t)r->stale_grace_s * 1000),
+                     "timeout", duration(r->timeout_ms),
+                     "refresh", duration((uint64_t)r->refresh_s * 1000),
+                     "ocsp_responder", r->ocsp_responder != NULL ? r->ocsp_responder : "",
+                     "max_crl_age", duration((uint64_t)r->max_crl_age_s * 1000));
+}
+
+static json_t *site(const struct cg_conf_site *s)
+{
+    json_t *hosts = json_array(), *locs = json_array(), *binds = json_array();
+
+    for (size_t i = 0; i < s->n_hostnames; i++)
+        json_array_append_new(hosts, json_string(s->hostnames[i]));
+    for (size_t i = 0; i < s->n_locations; i++) {
+        const struct cg_conf_location *l = &s->locations[i];
+        json_array_append_new(locs, json_pack("{s:s, s:s, s:s}", "path", l->path,
+                                              "ssl", cg_conf_ssl_name(l->ssl),
+                                              "client_certificates",
+                                              cg_conf_client_cert_name(l->client_certificates)));
+    }
+    for (size_t i = 0; i < s->n_bindings; i++) {
+        const struct cg_conf_binding *b = &s->bindings[i];
+        json_t *o = json_pack("{s:s, s:b}", "listen", b->listen, "tls", b->tls);
+        if (o != NULL && b->tls) {
+            json_object_set_new(o, "certificate", json_string(b->certificate));
+            json_object_set_new(o, "key", json_string(b->key));
+            json_object_set_new(o, "negotiate_client_certificate",
+                                json_boolean(b->negotiate_client_certificate));
+            json_object_set_new(o, "client_ca_list", json_string(cg_conf_ca_list_name(b->ca_list)));
+        }
+        json_array_append_new(binds, o);
+    }
+    return json_pack("{s:s, s:o, s:o, s:s, s:s, s:s, s:o, s:o, s:o}",
+                     "name", s->name, "hostnames", hosts, "root", str_or(s->root, NULL),
+                     "symlinks", s->follow_symlinks ? "follow" : "refuse",
+                     "ssl", cg_conf_ssl_name(s->ssl),
+                     "client_certificates", cg_conf_client_cert_name(s->client_certificates),
+                     "revocation", revocation(&s->revocation), "locations", locs,
+                     "bindings", binds);
+}
+
+json_t *cg_conf_to_json(const struct cg_conf *c)
+{
+    const struct cg_limits *l = &c->limits;
+    json_t *sites = json_array();
+
+    for (size_t i = 0; i < c->n_sites; i++)
+        json_array_append_new(sites, site(&c->sites[i]));
+    /* json_pack steals the "o" references, also on failure. */
+    return json_pack(
+        "{s:i, s:o, s:s, s:{s:s, s:s}, s:{s:s, s:s}, s:{s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o,"
+        " s:I, s:I, s:o}, s:s, s:o, s:s, s:o}",
+        "workers", (int)c->workers, "stores", str_or(c->stores, NULL), "state_dir", c->state_dir,
+        "access_log", "path", c->access_log.path != NULL ? c->access_log.path : "-",
+        "format", cg_conf_log_format_name(c->access_log.format),
+        "error_log", "path", c->error_log.path != NULL ? c->error_log.path : "-",
+        "level", cg_conf_log_level_name(c->error_log.level),
+        "limits", "header_bytes", size(l->header_bytes), "headers", (json_int_t)l->headers,
+        "body_bytes", size(l->body_bytes), "handshake_timeout", duration(l->handshake_timeout_ms),
+        "header_timeout", duration(l->header_timeout_ms), "body_timeout", duration(l->body_timeout_ms),
+        "keepalive_timeout", duration(l->keepalive_timeout_ms),
+        "send_timeout", duration(l->send_timeout_ms), "max_connections", (json_int_t)l->max_connections,
+        "max_requests_per_connection", (json_int_t)l->max_requests_per_connection,
+        "shutdown_timeout", duration(l->shutdown_timeout_ms),
+        "errors", cg_conf_errors_name(c->errors), "revocation", revocation(&c->revocation),
+        "client_certificate_purpose", cg_conf_purpose_name(c->purpose), "sites", sites);
+}
