@@ -324,7 +324,8 @@ fail:
     return NULL;
 }
 
-static int add_revoked(X509_CRL *crl, const struct cg_pki_revoked *r, time_t now, char **err)
+static int add_revoked(X509_CRL *crl, const struct cg_pki_revoked *r, time_t this_update,
+                       char **err)
 {
     X509_REVOKED *rev = X509_REVOKED_new();
     ASN1_INTEGER *serial = NULL;
@@ -348,7 +349,7 @@ static int add_revoked(X509_CRL *crl, const struct cg_pki_revoked *r, time_t now
         cg_set_err(err, "a revoked entry needs a serial or a certificate");
         goto done;
     }
-    tm = ASN1_TIME_set(NULL, r->revoked_at != 0 ? r->revoked_at : now - 60);
+    tm = ASN1_TIME_set(NULL, r->revoked_at != 0 ? r->revoked_at : this_update - 60);
     if (serial == NULL || tm == NULL || !X509_REVOKED_set_serialNumber(rev, serial) ||
         !X509_REVOKED_set_revocationDate(rev, tm)) {
         ssl_err(err, "cannot build a revoked entry");
@@ -427,7 +428,8 @@ X509_CRL *cg_pki_make_crl(X509 *issuer, EVP_PKEY *issuer_key,
         goto fail;
     }
     for (size_t i = 0; i < n_revoked; i++) {
-        if (add_revoked(crl, &revoked[i], now, err) != CG_OK)
+        /* Default revocation date: just before the CRL that first lists it. */
+        if (add_revoked(crl, &revoked[i], this_update, err) != CG_OK)
             goto fail;
     }
     if (crl_number >= 0) {

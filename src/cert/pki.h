@@ -69,7 +69,7 @@ X509 *cg_pki_issue(const struct cg_pki_spec *spec, EVP_PKEY *subject_key,
 struct cg_pki_revoked {
     uint64_t serial;          /* or 0 with `cert` set */
     const X509 *cert;         /* take the serial from here when not NULL */
-    time_t revoked_at;        /* 0: now - 1 minute */
+    time_t revoked_at;        /* 0: the CRL's thisUpdate - 1 minute */
     int reason;               /* CRL reason code (RFC 5280), -1: none */
 };
 
