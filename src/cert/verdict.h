@@ -33,18 +33,32 @@
 struct cg_trust;
 
 /* Loads DIR/root, DIR/intermediate, DIR/disallowed, DIR/crl (missing
- * folders are empty stores). Unreadable files are an error naming the file. */
+ * folders are empty stores). Unreadable files are an error naming the file.
+ * The directory is read once, here: judging never touches the disk. */
 struct cg_trust *cg_trust_load_dir(const char *dir, char **err);
 /* An empty trust to fill with cg_trust_add_*; then freeze with use. */
 struct cg_trust *cg_trust_new(void);
-/* Adds (takes a reference, does not steal). CG_OK / CG_ERR. */
+/*
+ * Adds (takes a reference, does not steal). CG_OK / CG_ERR. Adding the same
+ * certificate twice is a no-op. All adds happen before the first judge:
+ * after that the trust is read-only and shared.
+ */
 int cg_trust_add_root(struct cg_trust *t, X509 *cert);      /* any cert: trusted as anchor */
 int cg_trust_add_intermediate(struct cg_trust *t, X509 *cert);
 int cg_trust_add_disallowed(struct cg_trust *t, X509 *cert);
+/*
+ * A CRL that is structurally unsound (what RFC 5280 forbids but OpenSSL's
+ * parser lets through: extensions in a v1 CRL, an explicit v1 version, an
+ * empty revokedCertificates list, a malformed issuingDistributionPoint) is
+ * kept but never used: the certificates it covers get `revocation-unknown`.
+ */
 int cg_trust_add_crl(struct cg_trust *t, X509_CRL *crl);
 size_t cg_trust_crl_count(const struct cg_trust *t);
 /* The root store's certificates (borrowed): for the CertificateRequest CA list. */
 STACK_OF(X509) *cg_trust_roots(const struct cg_trust *t);
+/* The stores directory this trust was loaded from (borrowed), or NULL when
+ * assembled ad hoc; remedies name files under it. */
+const char *cg_trust_dir(const struct cg_trust *t);
 struct cg_trust *cg_trust_ref(struct cg_trust *t);
 void cg_trust_unref(struct cg_trust *t);   /* NULL-safe */
 
@@ -66,6 +80,13 @@ struct cg_policy {
     int max_depth;                     /* 0: default (10) */
     const char *policy_oids[CG_POLICY_MAX_OIDS];   /* RFC 5280 policy set; NULL-ended */
     bool explicit_policy, inhibit_policy_mapping, inhibit_any_policy;
+    /*
+     * Trust-anchor semantics. false (default, as Windows and OpenSSL do): the
+     * anchor is a certificate like the others, and its own validity period,
+     * CA flag, key usage, EKU and path length are checked. true (RFC 5280
+     * section 6.1): the anchor is only a name and a key, and none of those are.
+     */
+    bool anchor_unconstrained;
 };
 
 /* Fills the defaults above. */
@@ -87,6 +108,8 @@ struct cg_problem {
     cg_reason_t reason;
     int x509_error;            /* X509_V_ERR_* that raised it, 0 if certgate's own */
     char *text;                /* human sentence, e.g. "expired on 2025-01-01 00:00:00 UTC" */
+    bool advisory;             /* recorded but allowed by the policy (e.g. revocation
+                                  unknown under on_unknown: allow): not in the headline */
 };
 
 struct cg_path_element {
@@ -122,6 +145,22 @@ struct cg_verdict {
  */
 int cg_verdict_judge(X509 *leaf, STACK_OF(X509) *chain, const struct cg_trust *trust,
                      time_t at, const struct cg_policy *policy, struct cg_verdict *out);
+
+/*
+ * Where a client-sent certificate came from, when it came from a file
+ * (`certgate verify`): remedies then name that file in the exact command to
+ * run. The server has no such files and calls cg_verdict_judge().
+ */
+struct cg_cert_origin {
+    X509 *cert;                /* borrowed */
+    const char *file;          /* borrowed */
+};
+
+/* cg_verdict_judge with origins (may be NULL / 0). */
+int cg_verdict_judge_ex(X509 *leaf, STACK_OF(X509) *chain, const struct cg_trust *trust,
+                        time_t at, const struct cg_policy *policy,
+                        const struct cg_cert_origin *origins, size_t n_origins,
+                        struct cg_verdict *out);
 void cg_verdict_free(struct cg_verdict *v);   /* NULL-safe; leaves *v zeroed */
 
 #endif
