@@ -1,0 +1,1157 @@
+/*
+ * conn.c: one client connection, from accept to close, on its worker's loop.
+ *
+ * States:
+ *   HANDSHAKE  TLS handshake (handshake_timeout)
+ *   IDLE       keep-alive, waiting for the first byte of the next request
+ *              (keepalive_timeout)
+ *   HEAD       reading a request head (header_timeout, counted from its
+ *              first byte and never re-armed, however the head trickles)
+ *   BODY       reading and discarding a request body (body_timeout, re-armed
+ *              on progress; body_bytes)
+ *   SEND       writing a response (send_timeout, re-armed on progress)
+ *   LINGER     after an error response: our side is shut down, the rest of
+ *              what the client sends is read and dropped for a short while,
+ *              so that the kernel does not answer it with a reset that
+ *              would destroy the response before the client read it
+ *
+ * One driver (conn_drive) runs the state functions in a loop: each one moves
+ * to another state (CG_OK), waits for readiness (CG_AGAIN, with c->want
+ * set) or fails (CG_ERR: the connection is closed). Pipelined requests are
+ * parsed from what is already in the buffer before reading again, and the
+ * driver never recurses.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/common.h"
+#include "core/log.h"
+#include "http/errors.h"
+#include "http/parser.h"
+#include "http/uri.h"
+#include "server/internal.h"
+
+enum conn_state { ST_HANDSHAKE, ST_IDLE, ST_HEAD, ST_BODY, ST_SEND, ST_LINGER };
+
+static const char *const state_names[] = {"handshake", "keep-alive", "header", "body", "send",
+                                          "linger"};
+
+/* Extra room in the input buffer past the head limit: body bytes and the
+ * start of a pipelined request share it. */
+#define CG_CONN_IN_SLACK 16384
+/* Bytes of the response head besides a Location value. */
+#define CG_CONN_HEAD_MAX 2048
+
+struct cg_conn {
+    struct cg_worker *w;
+    struct cg_conn *prev, *next;
+    struct cg_io io;
+    struct cg_timer timer;
+    struct cg_gen *gen;                    /* reference */
+    size_t conf_listener;                  /* index in gen->conf->listeners */
+    size_t srv_listener;
+    enum conn_state state;
+    uint32_t want;                         /* EPOLLIN / EPOLLOUT to wait for */
+    bool tls;                              /* the listener is TLS */
+    bool tls_up;                           /* the handshake completed */
+    bool peeked;                           /* first byte of a TLS connection checked */
+    bool close_after;                      /* close once the current response is sent */
+    bool draining;
+    SSL *ssl;
+    struct cg_tls_peer peer;
+    struct sockaddr_storage client;
+    socklen_t client_len;
+    unsigned requests;
+
+    /* input: head + body window, allocated while a request is in progress */
+    char *in;
+    size_t in_len, in_cap;
+    size_t scanned;                        /* cg_http_head_complete resume point */
+    struct cg_http_header *hdrs;
+    struct cg_http_request req;
+    bool have_req;                         /* req holds a parsed head */
+    size_t head_len;
+    uint64_t body_left, body_total;
+    bool chunked;
+    struct cg_chunked_decoder chunk;
+
+    /* output */
+    char *out;
+    size_t out_len, out_off, out_cap;
+    int file_fd;
+    uint64_t file_off, file_left;
+    bool continue_sent;                    /* out holds a 100 Continue; then read the body */
+
+    /* the request in progress, for the access log */
+    struct timespec t_start;
+    uint64_t t_start_ms;
+    int status, substatus;
+    const char *reason;
+    uint64_t bytes_sent, bytes_received;
+    bool logged;
+};
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static const struct cg_limits *limits_of(const struct cg_conn *c) { return &c->gen->conf->limits; }
+
+static void addr_text(const struct sockaddr_storage *ss, char *ip, size_t cap, unsigned *port)
+{
+    ip[0] = '\0';
+    *port = 0;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *s = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &s->sin_addr, ip, (socklen_t)cap);
+        *port = ntohs(s->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &s->sin6_addr, ip, (socklen_t)cap);
+        *port = ntohs(s->sin6_port);
+    }
+}
+
+/* "ip:port" of the client, for log lines. */
+static const char *client_name(const struct cg_conn *c, char *buf, size_t cap)
+{
+    char ip[INET6_ADDRSTRLEN];
+    unsigned port;
+
+    addr_text(&c->client, ip, sizeof(ip), &port);
+    snprintf(buf, cap, c->client.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
+    return buf;
+}
+
+static void conn_log(const struct cg_conn *c, int level, const char *fmt, ...) CG_PRINTF(3, 4);
+static void conn_log(const struct cg_conn *c, int level, const char *fmt, ...)
+{
+    char who[80], msg[1024];
+    va_list ap;
+
+    if (!cg_log_enabled(level))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    cg_log(level, "client %s on %s: %s", client_name(c, who, sizeof(who)),
+           c->w->srv->listeners[c->srv_listener].name, msg);
+}
+
+static void arm(struct cg_conn *c, unsigned ms)
+{
+    if (cg_timer_arm(c->w->loop, &c->timer, ms) != CG_OK)
+        cg_log(CG_LOG_ERROR, "timer: out of memory");
+}
+
+static ssize_t conn_read(struct cg_conn *c, void *buf, size_t len)
+{
+    ssize_t n;
+    int want = 0;
+
+    if (c->tls_up) {
+        n = cg_tls_read(c->ssl, buf, len, &want);
+        if (n == CG_AGAIN)
+            c->want = want == CG_TLS_WANT_WRITE ? EPOLLOUT : EPOLLIN;
+        return n;
+    }
+    n = recv(c->io.fd, buf, len, 0);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+            c->want = EPOLLIN;
+            return CG_AGAIN;
+        }
+        return CG_ERR;
+    }
+    return n;
+}
+
+static ssize_t conn_write(struct cg_conn *c, const void *buf, size_t len, bool more)
+{
+    ssize_t n;
+    int want = 0;
+
+    if (c->tls_up) {
+        n = cg_tls_write(c->ssl, buf, len, &want);
+        if (n == CG_AGAIN)
+            c->want = want == CG_TLS_WANT_READ ? EPOLLIN : EPOLLOUT;
+        return n;
+    }
+    n = send(c->io.fd, buf, len, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+            c->want = EPOLLOUT;
+            return CG_AGAIN;
+        }
+        return CG_ERR;
+    }
+    return n;
+}
+
+/* ---- access log ---------------------------------------------------------- */
+
+static struct cg_access_str hdr_str(const struct cg_conn *c, const char *name)
+{
+    const struct cg_http_header *h = c->have_req ? cg_http_find_header(&c->req, name) : NULL;
+    struct cg_access_str s = {NULL, 0};
+
+    if (h != NULL) {
+        s.p = h->value.p;
+        s.len = h->value.len;
+    }
+    return s;
+}
+
+static void access_log(struct cg_conn *c)
+{
+    struct cg_access_entry e;
+    struct sockaddr_storage local;
+    socklen_t local_len = sizeof(local);
+    const struct cg_listener *l = &c->w->srv->listeners[c->srv_listener];
+    char s_ip[INET6_ADDRSTRLEN], c_ip[INET6_ADDRSTRLEN];
+    unsigned s_port, c_port;
+
+    if (c->logged || !c->w->alog_ok || c->status == 0)
+        return;
+    c->logged = true;
+    memset(&e, 0, sizeof(e));
+    if (l->wildcard && getsockname(c->io.fd, (struct sockaddr *)&local, &local_len) == 0)
+        addr_text(&local, s_ip, sizeof(s_ip), &s_port);
+    else
+        addr_text(&l->addr, s_ip, sizeof(s_ip), &s_port);
+    addr_text(&c->client, c_ip, sizeof(c_ip), &c_port);
+    e.time = c->t_start;
+    e.s_ip = cg_access_str(s_ip);
+    e.s_port = s_port;
+    e.c_ip = cg_access_str(c_ip);
+    e.c_port = c_port;
+    if (c->have_req) {
+        e.method.p = c->req.method.p;
+        e.method.len = c->req.method.len;
+        e.uri_stem.p = c->req.path.p;
+        e.uri_stem.len = c->req.path.len;
+        e.uri_query.p = c->req.query.p;
+        e.uri_query.len = c->req.query.len;
+        e.protocol = cg_access_str(c->req.minor_version == 0 ? "HTTP/1.0" : "HTTP/1.1");
+        e.host.p = c->req.host.p;
+        e.host.len = c->req.host.len;
+    }
+    e.user_agent = hdr_str(c, "User-Agent");
+    e.referer = hdr_str(c, "Referer");
+    e.status = c->status;
+    e.substatus = c->substatus;
+    e.reason = cg_access_str(c->reason);
+    e.bytes_sent = c->bytes_sent;
+    e.bytes_received = c->bytes_received;
+    e.time_taken_ms = cg_loop_now_ms(c->w->loop) - c->t_start_ms;
+    if (c->tls_up)
+        e.tls_version = cg_access_str(cg_tls_version(c->ssl));
+    /* Issue 4 fills username / cert_subject / cert_sha256 from the verdict. */
+    cg_access_log_append(&c->w->alog, &e);
+}
+
+/* ---- lifetime ------------------------------------------------------------ */
+
+static void release_request_buffers(struct cg_conn *c)
+{
+    free(c->out);
+    c->out = NULL;
+    c->out_len = c->out_off = c->out_cap = 0;
+    if (c->file_fd >= 0)
+        close(c->file_fd);
+    c->file_fd = -1;
+    c->file_left = 0;
+}
+
+static void conn_free(struct cg_conn *c)
+{
+    struct cg_worker *w = c->w;
+
+    access_log(c);
+    cg_timer_disarm(w->loop, &c->timer);
+    if (c->io.events != 0)
+        cg_io_set(w->loop, &c->io, 0);
+    if (c->ssl != NULL) {
+        if (c->tls_up && c->state != ST_LINGER)
+            cg_tls_shutdown(c->ssl);
+        SSL_free(c->ssl);
+    }
+    close(c->io.fd);
+    release_request_buffers(c);
+    free(c->in);
+    free(c->hdrs);
+    cg_gen_unref(c->gen);
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    w->n_conns--;
+    free(c);
+    atomic_fetch_sub_explicit(&w->srv->n_conns, 1, memory_order_relaxed);
+    cg_worker_conn_gone(w);
+}
+
+static void on_timer(struct cg_loop *loop, struct cg_timer *t)
+{
+    struct cg_conn *c = t->data;
+    const char *which[] = {"handshake_timeout", "keepalive_timeout", "header_timeout",
+                           "body_timeout", "send_timeout", "linger"};
+
+    (void)loop;
+    /* An idle keep-alive connection reaching its timeout is routine. */
+    conn_log(c, c->state == ST_IDLE || c->state == ST_LINGER ? CG_LOG_DEBUG : CG_LOG_INFO,
+             "closed: %s reached in state %s", which[c->state], state_names[c->state]);
+    conn_free(c);
+}
+
+/* ---- responses ----------------------------------------------------------- */
+
+struct head {
+    char *p;
+    size_t len, cap;
+    bool overflow;
+};
+
+static void head_add(struct head *h, const char *fmt, ...) CG_PRINTF(2, 3);
+static void head_add(struct head *h, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (h->overflow)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(h->p + h->len, h->cap - h->len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= h->cap - h->len) {
+        h->overflow = true;
+        return;
+    }
+    h->len += (size_t)n;
+}
+
+/* Whether this response leaves the connection open. */
+static bool keep_alive(struct cg_conn *c)
+{
+    const struct cg_limits *lim = limits_of(c);
+
+    if (c->close_after || !c->have_req || !c->req.keep_alive || c->draining ||
+        c->w->draining || lim->keepalive_timeout_ms == 0)
+        return false;
+    if (lim->max_requests_per_connection != 0 && c->requests >= lim->max_requests_per_connection)
+        return false;
+    return true;
+}
+
+/*
+ * Allocates c->out with room for the head, `extra_head` bytes of extra
+ * header values, and `body_room` bytes after the head, and writes the status
+ * line and the common headers. The caller adds its headers, then calls
+ * head_finish().
+ */
+static int head_start(struct cg_conn *c, struct head *h, int status, size_t extra_head,
+                      size_t body_room)
+{
+    release_request_buffers(c);
+    c->out_cap = CG_CONN_HEAD_MAX + extra_head + body_room;
+    c->out = malloc(c->out_cap);
+    if (c->out == NULL)
+        return CG_ERR;
+    h->p = c->out;
+    h->len = 0;
+    h->cap = CG_CONN_HEAD_MAX + extra_head;
+    h->overflow = false;
+    c->status = status;
+    head_add(h, "HTTP/1.1 %d %s\r\nServer: certgate\r\nDate: %s\r\n", status,
+             cg_http_status_text(status), cg_worker_date(c->w));
+    return CG_OK;
+}
+
+static int head_finish(struct cg_conn *c, struct head *h, bool has_length, uint64_t length)
+{
+    bool keep = keep_alive(c);
+
+    if (has_length)
+        head_add(h, "Content-Length: %llu\r\n", (unsigned long long)length);
+    if (!keep)
+        head_add(h, "Connection: close\r\n");
+    else if (c->req.minor_version == 0)
+        head_add(h, "Connection: keep-alive\r\n");
+    head_add(h, "\r\n");
+    if (h->overflow)
+        return CG_ERR;
+    c->close_after = !keep;
+    c->out_len = h->len;
+    c->out_off = 0;
+    return CG_OK;
+}
+
+static bool is_head_method(const struct cg_conn *c)
+{
+    return c->have_req && c->req.method.len == 4 && memcmp(c->req.method.p, "HEAD", 4) == 0;
+}
+
+/*
+ * Prepares an error response from the one renderer (HTML or problem+json by
+ * the Accept header) and moves to SEND. close: the connection closes after
+ * it (parse errors and anything that leaves the input unsynchronised).
+ */
+static int respond_error(struct cg_conn *c, const struct cg_error_info *info, bool close_conn,
+                         const char *allow, const char *content_range)
+{
+    char *body = NULL;
+    size_t body_len = 0;
+    const char *ctype = "text/plain";
+    bool want_json = false;
+    struct head h;
+    int rc = CG_ERR;
+
+    if (c->have_req) {
+        const struct cg_http_header *acc = cg_http_find_header(&c->req, "Accept");
+        if (acc != NULL)
+            want_json = cg_error_want_json(acc->value.p, acc->value.len);
+    }
+    if (cg_error_render(info, want_json, &body, &body_len, &ctype) != CG_OK)
+        goto done;
+    if (close_conn)
+        c->close_after = true;
+    if (head_start(c, &h, info->status, 0, body_len) != CG_OK)
+        goto done;
+    c->substatus = info->substatus;
+    c->reason = info->reason;
+    head_add(&h, "Content-Type: %s\r\n", ctype);
+    if (allow != NULL)
+        head_add(&h, "Allow: %s\r\n", allow);
+    if (content_range != NULL && content_range[0] != '\0')
+        head_add(&h, "Content-Range: %s\r\n", content_range);
+    head_add(&h, "Cache-Control: no-store\r\n");
+    if (head_finish(c, &h, true, body_len) != CG_OK)
+        goto done;
+    if (!is_head_method(c)) {
+        memcpy(c->out + c->out_len, body, body_len);
+        c->out_len += body_len;
+    }
+    c->state = ST_SEND;
+    arm(c, limits_of(c)->send_timeout_ms);
+    rc = CG_OK;
+done:
+    free(body);
+    return rc;
+}
+
+static int respond_http_error(struct cg_conn *c, cg_http_error_t e, const char *detail,
+                              bool close_conn)
+{
+    struct cg_error_info info;
+
+    cg_error_info_http(&info, e);
+    info.detail = detail;
+    return respond_error(c, &info, close_conn, NULL, NULL);
+}
+
+/* Static files: the answer of static.c turned into a response. */
+static int respond_static(struct cg_conn *c, const struct cg_static_root *root, const char *path,
+                          size_t path_len)
+{
+    struct cg_static_request sr;
+    struct cg_static_result res;
+    const struct cg_http_header *hh;
+    struct head h;
+    size_t room = 0;
+    int rc = CG_ERR;
+
+    memset(&sr, 0, sizeof(sr));
+    sr.method = c->req.method;
+    sr.path.p = path;
+    sr.path.len = path_len;
+    sr.query = c->req.query;
+#define CG_HDR(field, name)                                                                \
+    if ((hh = cg_http_find_header(&c->req, name)) != NULL)                                 \
+        sr.field = hh->value;
+    CG_HDR(if_none_match, "If-None-Match")
+    CG_HDR(if_modified_since, "If-Modified-Since")
+    CG_HDR(range, "Range")
+    CG_HDR(if_range, "If-Range")
+#undef CG_HDR
+    if (cg_static_open(root, &sr, &res) != CG_OK)
+        return respond_http_error(c, CG_HTTP_ERR_INTERNAL_ERROR, NULL, true);
+    if (res.status >= 400) {
+        struct cg_error_info info;
+        cg_error_info_http(&info, res.error);
+        rc = respond_error(c, &info, false, res.allow, res.content_range);
+        cg_static_result_release(&res);
+        return rc;
+    }
+    if (res.fd >= 0 && c->tls_up)
+        room = res.length < CG_SERVER_FILE_CHUNK ? (size_t)res.length : CG_SERVER_FILE_CHUNK;
+    if (head_start(c, &h, res.status, res.location != NULL ? strlen(res.location) : 0, room) !=
+        CG_OK)
+        goto done;
+    c->reason = NULL;
+    if (res.content_type != NULL && res.status != 304)
+        head_add(&h, "Content-Type: %s\r\n", res.content_type);
+    if (res.etag[0] != '\0')
+        head_add(&h, "ETag: %s\r\n", res.etag);
+    if (res.last_modified[0] != '\0')
+        head_add(&h, "Last-Modified: %s\r\n", res.last_modified);
+    if (res.accept_ranges)
+        head_add(&h, "Accept-Ranges: bytes\r\n");
+    if (res.content_range[0] != '\0')
+        head_add(&h, "Content-Range: %s\r\n", res.content_range);
+    if (res.location != NULL)
+        head_add(&h, "Location: %s\r\n", res.location);
+    if (head_finish(c, &h, res.status != 304, res.status == 301 ? 0 : res.length) != CG_OK)
+        goto done;
+    if (res.fd >= 0 && res.length > 0) {
+        c->file_fd = res.fd;
+        res.fd = -1;
+        c->file_off = res.offset;
+        c->file_left = res.length;
+    }
+    c->state = ST_SEND;
+    arm(c, limits_of(c)->send_timeout_ms);
+    rc = CG_OK;
+done:
+    cg_static_result_release(&res);
+    return rc;
+}
+
+/*
+ * Where the request meets the site's policy. Returns CG_OK to go on with
+ * the handler, or CG_DECLINED with *deny filled (the answer to send).
+ * The client-certificate decision of the next stage belongs here: `loc`
+ * (or the site when NULL) says ignore / accept / require, c->ssl gives the
+ * peer certificate (SSL_get0_peer_certificate) and chain
+ * (SSL_get_peer_cert_chain), c->peer what the handshake's verify callback
+ * recorded, and the verdict engine decides.
+ */
+static int request_policy(struct cg_conn *c, const struct cg_conf_site *site,
+                          const struct cg_conf_location *loc, struct cg_error_info *deny)
+{
+    cg_ssl_mode_t ssl = loc != NULL ? loc->ssl : site->ssl;
+
+    if (ssl == CG_SSL_REQUIRE && !c->tls_up) {
+        cg_error_info_cert(deny, CG_REASON_SSL_REQUIRED, NULL, false);
+        return CG_DECLINED;
+    }
+    return CG_OK;
+}
+
+/* The head and body are in; decide and prepare the answer. */
+static int respond(struct cg_conn *c)
+{
+    const struct cg_conf *conf = c->gen->conf;
+    const struct cg_conf_listener *cl = &conf->listeners[c->conf_listener];
+    const struct cg_conf_site *site;
+    const struct cg_conf_location *loc;
+    struct cg_error_info deny;
+    char *path = NULL;
+    size_t path_len = 0, cap = c->req.path.len + 2;
+    int status = 400, rc;
+    const char *why = NULL;
+
+    site = cl->n_sites > 0 ? cg_conf_find_site(conf, cl->sites[0].binding, c->req.host.p,
+                                                c->req.host.len)
+                           : NULL;
+    if (site == NULL) {
+        conn_log(c, CG_LOG_INFO, "request refused: no site for Host '%.*s'",
+                 (int)(c->req.host.len > 200 ? 200 : c->req.host.len), c->req.host.p);
+        return respond_http_error(c, CG_HTTP_ERR_MISDIRECTED_REQUEST,
+                                  "No site on this address answers to that host name.", false);
+    }
+    if (c->req.target_form != CG_TARGET_ORIGIN && c->req.target_form != CG_TARGET_ABSOLUTE) {
+        conn_log(c, CG_LOG_INFO, "request refused: %.*s with a non-origin target",
+                 (int)c->req.method.len, c->req.method.p);
+        return respond_http_error(c, CG_HTTP_ERR_METHOD_NOT_ALLOWED, NULL, false);
+    }
+    path = malloc(cap);
+    if (path == NULL)
+        return CG_ERR;
+    if (cg_http_path_normalize(c->req.path.p, c->req.path.len, path, cap, &path_len, &status,
+                               &why) != CG_OK) {
+        conn_log(c, CG_LOG_INFO, "request refused: %d: %s", status, why != NULL ? why : "bad path");
+        rc = respond_http_error(c, cg_http_error_from_status(status), NULL, false);
+        goto done;
+    }
+    loc = cg_conf_find_location(site, path, path_len);
+    if (request_policy(c, site, loc, &deny) != CG_OK) {
+        conn_log(c, CG_LOG_INFO, "request refused: %s %s", deny.code, deny.reason);
+        rc = respond_error(c, &deny, false, NULL, NULL);
+        goto done;
+    }
+    if (c->gen->roots[site - conf->sites] == NULL) {
+        rc = respond_http_error(c, CG_HTTP_ERR_NOT_FOUND, NULL, false);
+        goto done;
+    }
+    rc = respond_static(c, c->gen->roots[site - conf->sites], path, path_len);
+done:
+    free(path);
+    return rc;
+}
+
+/* ---- states ---------------------------------------------------------------- */
+
+static int st_handshake(struct cg_conn *c)
+{
+    int want = 0;
+    const char *why = NULL;
+    int r;
+
+    if (!c->peeked) {
+        unsigned char b;
+        ssize_t n = recv(c->io.fd, &b, 1, MSG_PEEK);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+            c->want = EPOLLIN;
+            return CG_AGAIN;
+        }
+        if (n <= 0)
+            return CG_ERR;   /* closed before saying anything: nothing to log */
+        c->peeked = true;
+        /* 0x16: a TLS handshake record. Anything else is not TLS; an upper
+         * case letter is a plain HTTP request, which gets an answer it can
+         * read. */
+        if (b != 0x16) {
+            if (b >= 'A' && b <= 'Z') {
+                conn_log(c, CG_LOG_INFO, "refused: plain HTTP request on a TLS port");
+                c->have_req = false;
+                return respond_http_error(c, CG_HTTP_ERR_BAD_REQUEST,
+                                          "A plain HTTP request was sent to an HTTPS port: "
+                                          "use https:// for this address.",
+                                          true);
+            }
+            conn_log(c, CG_LOG_INFO, "refused: not a TLS handshake (first byte 0x%02x)", b);
+            return CG_ERR;
+        }
+    }
+    r = cg_tls_handshake(c->ssl, &want, &why);
+    if (r == CG_AGAIN) {
+        c->want = want == CG_TLS_WANT_WRITE ? EPOLLOUT : EPOLLIN;
+        return CG_AGAIN;
+    }
+    if (r != CG_OK) {
+        conn_log(c, CG_LOG_INFO, "TLS handshake failed: %s", why != NULL ? why : "unknown");
+        return CG_ERR;
+    }
+    c->tls_up = true;
+    c->state = ST_HEAD;
+    arm(c, limits_of(c)->header_timeout_ms);
+    return CG_OK;
+}
+
+static int ensure_in(struct cg_conn *c)
+{
+    const struct cg_limits *lim = limits_of(c);
+
+    if (c->in != NULL)
+        return CG_OK;
+    c->in_cap = lim->header_bytes + CG_CONN_IN_SLACK;
+    c->in = malloc(c->in_cap);
+    c->hdrs = calloc(lim->headers ? lim->headers : 1, sizeof(*c->hdrs));
+    if (c->in == NULL || c->hdrs == NULL)
+        return CG_ERR;
+    return CG_OK;
+}
+
+/* Reads into the input buffer. CG_OK (bytes added), CG_AGAIN, or CG_ERR
+ * (closed or failed; logged when it cuts a request). */
+static int fill(struct cg_conn *c)
+{
+    ssize_t n;
+
+    if (ensure_in(c) != CG_OK)
+        return CG_ERR;
+    if (c->in_len == c->in_cap)
+        return CG_ERR;   /* callers keep room; defensive */
+    n = conn_read(c, c->in + c->in_len, c->in_cap - c->in_len);
+    if (n == CG_AGAIN)
+        return CG_AGAIN;
+    if (n <= 0) {
+        if (c->state == ST_HEAD && c->in_len > 0)
+            conn_log(c, CG_LOG_INFO, "closed by the client in the middle of a request head");
+        else if (c->state == ST_BODY)
+            conn_log(c, CG_LOG_INFO, "closed by the client in the middle of a request body");
+        return CG_ERR;
+    }
+    c->in_len += (size_t)n;
+    c->bytes_received += (uint64_t)n;
+    return CG_OK;
+}
+
+static void start_request_clock(struct cg_conn *c)
+{
+    clock_gettime(CLOCK_REALTIME, &c->t_start);
+    c->t_start_ms = cg_loop_now_ms(c->w->loop);
+}
+
+static int st_idle(struct cg_conn *c)
+{
+    int r;
+
+    if (c->in_len == 0) {
+        r = fill(c);
+        if (r != CG_OK)
+            return r;
+    }
+    c->state = ST_HEAD;
+    arm(c, limits_of(c)->header_timeout_ms);
+    return CG_OK;
+}
+
+/* A head was parsed: route the body, or answer. */
+static int begin_request(struct cg_conn *c, long consumed)
+{
+    const struct cg_limits *lim = limits_of(c);
+
+    c->head_len = (size_t)consumed;
+    c->have_req = true;
+    c->requests++;
+    if (c->req.body == CG_BODY_NONE)
+        return respond(c);
+    c->chunked = c->req.body == CG_BODY_CHUNKED;
+    c->body_left = c->req.content_length;
+    c->body_total = 0;
+    if (!c->chunked && c->req.content_length > lim->body_bytes) {
+        conn_log(c, CG_LOG_INFO, "request refused: 413: Content-Length %llu over body_bytes %zu",
+                 (unsigned long long)c->req.content_length, lim->body_bytes);
+        return respond_http_error(c, CG_HTTP_ERR_BODY_TOO_LARGE, NULL, true);
+    }
+    if (c->chunked)
+        cg_chunked_init(&c->chunk, lim->header_bytes);
+    c->state = ST_BODY;
+    arm(c, lim->body_timeout_ms);
+    if (c->req.expect_continue && c->in_len == c->head_len) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        release_request_buffers(c);
+        c->out = malloc(sizeof(cont));
+        if (c->out == NULL)
+            return CG_ERR;
+        memcpy(c->out, cont, sizeof(cont) - 1);
+        c->out_len = sizeof(cont) - 1;
+        c->out_off = 0;
+        c->continue_sent = true;
+        c->state = ST_SEND;
+        arm(c, lim->send_timeout_ms);
+    }
+    return CG_OK;
+}
+
+static int st_head(struct cg_conn *c)
+{
+    const struct cg_limits *lim = limits_of(c);
+    struct cg_http_limits pl = {lim->header_bytes, 0, lim->headers};
+    int status = 400;
+    const char *why = NULL;
+    long r;
+
+    for (;;) {
+        if (c->in_len > 0) {
+            bool first = c->scanned == 0;
+            size_t end = 0;
+            if (c->tls == false && c->requests == 0 && first && (unsigned char)c->in[0] == 0x16) {
+                conn_log(c, CG_LOG_INFO, "refused: TLS handshake on a plain HTTP port");
+                return respond_http_error(c, CG_HTTP_ERR_BAD_REQUEST,
+                                          "A TLS handshake was sent to a plain HTTP port: use "
+                                          "http:// for this address.",
+                                          true);
+            }
+            /* Parse on the first bytes (to refuse garbage at once), then
+             * only once the blank line is in: the parser is stateless. */
+            if (!first) {
+                end = cg_http_head_complete(c->in, c->in_len, c->scanned);
+                c->scanned = c->in_len;
+            } else {
+                c->scanned = c->in_len;
+            }
+            if (first || end > 0 || c->in_len >= lim->header_bytes) {
+                memset(&c->req, 0, sizeof(c->req));
+                c->req.headers = c->hdrs;
+                r = cg_http_parse_request(c->in, c->in_len, &pl, &c->req, &status, &why);
+                if (r > 0) {
+                    c->scanned = 0;
+                    return begin_request(c, r);
+                }
+                if (r != CG_AGAIN) {
+                    conn_log(c, CG_LOG_INFO, "request refused: %d: %s", status,
+                             why != NULL ? why : "malformed");
+                    c->have_req = false;
+                    return respond_http_error(c, cg_http_error_from_status(status), NULL, true);
+                }
+            }
+        }
+        {
+            int f = fill(c);
+            if (f != CG_OK)
+                return f;
+        }
+    }
+}
+
+/* Drops body bytes from the buffer (they follow the head). */
+static int st_body(struct cg_conn *c)
+{
+    const struct cg_limits *lim = limits_of(c);
+
+    for (;;) {
+        char *data = c->in + c->head_len;
+        size_t avail = c->in_len - c->head_len, used = 0;
+        bool done = false;
+
+        if (avail > 0) {
+            if (!c->chunked) {
+                used = avail < c->body_left ? avail : (size_t)c->body_left;
+                c->body_left -= used;
+                done = c->body_left == 0;
+            } else {
+                size_t payload = 0;
+                int r = cg_chunked_decode(&c->chunk, data, avail, &used, &payload);
+                c->body_total += payload;
+                if (r == CG_ERR) {
+                    conn_log(c, CG_LOG_INFO, "request refused: %d: %s", c->chunk.status,
+                             c->chunk.why != NULL ? c->chunk.why : "bad chunked body");
+                    return respond_http_error(c, cg_http_error_from_status(c->chunk.status),
+                                              NULL, true);
+                }
+                if (c->body_total > lim->body_bytes) {
+                    conn_log(c, CG_LOG_INFO, "request refused: 413: chunked body over body_bytes %zu",
+                             lim->body_bytes);
+                    return respond_http_error(c, CG_HTTP_ERR_BODY_TOO_LARGE, NULL, true);
+                }
+                done = r == CG_OK;
+            }
+            memmove(data, data + used, avail - used);
+            c->in_len -= used;
+            if (used > 0)
+                arm(c, lim->body_timeout_ms);
+        } else if (!c->chunked && c->body_left == 0) {
+            done = true;
+        }
+        if (done)
+            return respond(c);
+        {
+            int f = fill(c);
+            if (f != CG_OK)
+                return f;
+        }
+    }
+}
+
+/* The response is out: log it, then keep the connection or close it. */
+static int finish_response(struct cg_conn *c)
+{
+    access_log(c);
+    release_request_buffers(c);
+    if (c->close_after) {
+        /* Our side is done: shut it down and read what the client still
+         * sends for a moment, so its unread bytes do not turn into a reset
+         * that destroys the response before it is read. */
+        if (c->tls_up)
+            cg_tls_shutdown(c->ssl);
+        shutdown(c->io.fd, SHUT_WR);
+        c->state = ST_LINGER;
+        {
+            const struct cg_limits *lim = limits_of(c);
+            unsigned ms = lim->send_timeout_ms < lim->header_timeout_ms ? lim->send_timeout_ms
+                                                                        : lim->header_timeout_ms;
+            arm(c, ms < 2000 ? ms : 2000);
+        }
+        return CG_OK;
+    }
+    /* Keep-alive: drop the request from the buffer, keep what follows. */
+    if (c->head_len > 0) {
+        memmove(c->in, c->in + c->head_len, c->in_len - c->head_len);
+        c->in_len -= c->head_len;
+    }
+    c->head_len = 0;
+    c->have_req = false;
+    c->logged = false;
+    c->status = 0;
+    c->reason = NULL;
+    c->bytes_sent = c->bytes_received = 0;
+    c->scanned = 0;
+    if (c->in_len > 0) {
+        /* Pipelined: the next request started arriving already. */
+        c->bytes_received = c->in_len;
+        start_request_clock(c);
+        c->state = ST_HEAD;
+        arm(c, limits_of(c)->header_timeout_ms);
+    } else {
+        /* Idle connections hold no request buffers. */
+        free(c->in);
+        free(c->hdrs);
+        c->in = NULL;
+        c->hdrs = NULL;
+        c->in_cap = 0;
+        c->state = ST_IDLE;
+        arm(c, limits_of(c)->keepalive_timeout_ms);
+    }
+    return CG_OK;
+}
+
+static int st_send(struct cg_conn *c)
+{
+    const struct cg_limits *lim = limits_of(c);
+
+    for (;;) {
+        if (c->out_off < c->out_len) {
+            ssize_t n = conn_write(c, c->out + c->out_off, c->out_len - c->out_off,
+                                   c->file_left > 0);
+            if (n == CG_AGAIN)
+                return CG_AGAIN;
+            if (n <= 0) {
+                conn_log(c, CG_LOG_DEBUG, "closed while sending a response");
+                return CG_ERR;
+            }
+            c->out_off += (size_t)n;
+            c->bytes_sent += (uint64_t)n;
+            arm(c, lim->send_timeout_ms);
+            continue;
+        }
+        if (c->file_left > 0 && c->tls_up) {
+            size_t want = c->file_left < CG_SERVER_FILE_CHUNK ? (size_t)c->file_left
+                                                              : CG_SERVER_FILE_CHUNK;
+            ssize_t n;
+            if (c->out_cap < want) {
+                char *p = realloc(c->out, want);
+                if (p == NULL)
+                    return CG_ERR;
+                c->out = p;
+                c->out_cap = want;
+            }
+            n = pread(c->file_fd, c->out, want, (off_t)c->file_off);
+            if (n <= 0) {
+                conn_log(c, CG_LOG_WARN, "file shrank while being sent");
+                return CG_ERR;
+            }
+            c->file_off += (uint64_t)n;
+            c->file_left -= (uint64_t)n;
+            c->out_len = (size_t)n;
+            c->out_off = 0;
+            continue;
+        }
+        if (c->file_left > 0) {
+            off_t off = (off_t)c->file_off;
+            size_t want = c->file_left < (1u << 20) ? (size_t)c->file_left : (1u << 20);
+            ssize_t n = sendfile(c->io.fd, c->file_fd, &off, want);
+            if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+                c->want = EPOLLOUT;
+                return CG_AGAIN;
+            }
+            if (n <= 0) {
+                if (n == 0)
+                    conn_log(c, CG_LOG_WARN, "file shrank while being sent");
+                return CG_ERR;
+            }
+            c->file_off += (uint64_t)n;
+            c->file_left -= (uint64_t)n;
+            c->bytes_sent += (uint64_t)n;
+            arm(c, lim->send_timeout_ms);
+            continue;
+        }
+        if (c->continue_sent) {
+            c->continue_sent = false;
+            release_request_buffers(c);
+            c->state = ST_BODY;
+            arm(c, lim->body_timeout_ms);
+            return CG_OK;
+        }
+        return finish_response(c);
+    }
+}
+
+static int st_linger(struct cg_conn *c)
+{
+    char drop[4096];
+
+    for (;;) {
+        ssize_t n = recv(c->io.fd, drop, sizeof(drop), 0);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+            c->want = EPOLLIN;
+            return CG_AGAIN;
+        }
+        if (n <= 0)
+            return CG_ERR;
+    }
+}
+
+static void conn_drive(struct cg_conn *c)
+{
+    for (;;) {
+        int r;
+
+        switch (c->state) {
+        case ST_HANDSHAKE: r = st_handshake(c); break;
+        case ST_IDLE:
+            if (c->draining || c->w->draining) {
+                r = CG_ERR;
+                break;
+            }
+            r = st_idle(c);
+            if (r == CG_OK)
+                start_request_clock(c);
+            break;
+        case ST_HEAD: r = st_head(c); break;
+        case ST_BODY: r = st_body(c); break;
+        case ST_SEND: r = st_send(c); break;
+        case ST_LINGER: r = st_linger(c); break;
+        default: r = CG_ERR; break;
+        }
+        if (r == CG_OK)
+            continue;
+        if (r == CG_AGAIN && cg_io_set(c->w->loop, &c->io, c->want) == CG_OK)
+            return;
+        conn_free(c);
+        return;
+    }
+}
+
+static void on_io(struct cg_loop *loop, struct cg_io *io, uint32_t events)
+{
+    struct cg_conn *c = io->data;
+
+    (void)loop;
+    (void)events;
+    /* Errors and hang-ups surface as a failed read or write in the state
+     * functions, which know whether they cut a request. */
+    conn_drive(c);
+}
+
+/* ---- accept -------------------------------------------------------------- */
+
+static void refuse_log(struct cg_worker *w, const char *who)
+{
+    int64_t now = cg_loop_wall_s(w->loop);
+
+    /* One line per second at most, with the count of the quiet ones: a flood
+     * must not turn into a flood of log lines. */
+    if (now != w->refused_log_s) {
+        cg_log(CG_LOG_WARN,
+               "connection from %s refused: max_connections reached (%llu more refused since the "
+               "last line)",
+               who, (unsigned long long)w->refused_quiet);
+        w->refused_log_s = now;
+        w->refused_quiet = 0;
+    } else {
+        w->refused_quiet++;
+    }
+}
+
+static void conn_new(struct cg_worker *w, size_t li, int fd, const struct sockaddr_storage *ss,
+                     socklen_t ss_len)
+{
+    struct cg_server *srv = w->srv;
+    struct cg_gen *gen = w->gen;
+    long cli = gen->by_socket[li];
+    struct cg_conn *c = NULL;
+    unsigned n;
+    int one = 1;
+
+    if (cli < 0) {
+        close(fd);
+        return;
+    }
+    n = atomic_fetch_add_explicit(&srv->n_conns, 1, memory_order_relaxed);
+    if (n >= gen->conf->limits.max_connections) {
+        struct cg_conn tmp;
+        char who[80];
+        atomic_fetch_sub_explicit(&srv->n_conns, 1, memory_order_relaxed);
+        memset(&tmp, 0, sizeof(tmp));
+        tmp.client = *ss;
+        refuse_log(w, client_name(&tmp, who, sizeof(who)));
+        close(fd);
+        return;
+    }
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        atomic_fetch_sub_explicit(&srv->n_conns, 1, memory_order_relaxed);
+        close(fd);
+        return;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->w = w;
+    c->io.fd = fd;
+    c->io.cb = on_io;
+    c->io.data = c;
+    c->timer.cb = on_timer;
+    c->timer.data = c;
+    c->file_fd = -1;
+    c->gen = cg_gen_ref(gen);
+    c->conf_listener = (size_t)cli;
+    c->srv_listener = li;
+    c->client = *ss;
+    c->client_len = ss_len;
+    c->tls = gen->conf->listeners[cli].tls;
+    c->next = w->conns;
+    if (w->conns != NULL)
+        w->conns->prev = c;
+    w->conns = c;
+    w->n_conns++;
+    start_request_clock(c);
+    if (c->tls) {
+        c->ssl = cg_tls_conn_new(gen->tls[cli], fd, &c->peer);
+        if (c->ssl == NULL) {
+            cg_log(CG_LOG_ERROR, "out of memory creating a TLS connection");
+            conn_free(c);
+            return;
+        }
+        c->state = ST_HANDSHAKE;
+        arm(c, gen->conf->limits.handshake_timeout_ms);
+    } else {
+        c->state = ST_HEAD;
+        arm(c, gen->conf->limits.header_timeout_ms);
+    }
+    /* The client usually spoke first (a ClientHello or a request): try now
+     * rather than wait a round through epoll. */
+    conn_drive(c);
+}
+
+void cg_conn_accept(struct cg_worker *w, size_t li)
+{
+    int lfd = w->lio[li].fd;
+
+    for (int i = 0; i < CG_SERVER_ACCEPT_BATCH && !w->draining; i++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE)
+                cg_log(CG_LOG_ERROR, "accept: %s: out of file descriptors", strerror(errno));
+            return;
+        }
+        conn_new(w, li, fd, &ss, len);
+    }
+}
+
+void cg_conn_drain_all(struct cg_worker *w)
+{
+    struct cg_conn *c = w->conns, *next;
+
+    for (; c != NULL; c = next) {
+        next = c->next;
+        c->draining = true;
+        /* Nothing in flight: close now. A handshake or a head in progress
+         * may still become a request; it is served, with Connection: close. */
+        if (c->state == ST_IDLE || c->state == ST_LINGER)
+            conn_free(c);
+    }
+}
+
+void cg_conn_close_all(struct cg_worker *w)
+{
+    while (w->conns != NULL) {
+        conn_log(w->conns, CG_LOG_INFO, "closed at the shutdown deadline in state %s",
+                 state_names[w->conns->state]);
+        conn_free(w->conns);
+    }
+}

@@ -1,0 +1,126 @@
+/*
+ * internal.h: the shapes shared by the files of src/server (not a public
+ * contract; server.h is).
+ *
+ * Threads: one control thread (the caller of cg_server_run: signals, reload,
+ * shutdown) and N workers, each with its own loop, its own SO_REUSEPORT
+ * listening sockets, its own connections and access-log buffer. Workers
+ * share only read-mostly state: the current generation pointer (read under
+ * gen_lock only when the control thread wakes them), the listener table
+ * (appended by the control thread before it wakes them), the connection
+ * counter (an atomic, touched once per connection).
+ *
+ * Generations: a generation is one config snapshot plus everything built
+ * from it (SSL_CTXs, document roots). It is refcounted: the server holds
+ * one reference to the current one, each worker one to the one it accepts
+ * with, each connection one to the one it was accepted with. A reload
+ * builds a new generation to the side and swaps it whole; the old one is
+ * freed by whoever drops its last reference.
+ */
+#ifndef CG_SERVER_INTERNAL_H
+#define CG_SERVER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "conf/config.h"
+#include "core/access_log.h"
+#include "core/loop.h"
+#include "http/static.h"
+#include "tls/tls.h"
+
+#define CG_SERVER_MAX_LISTENERS 64
+/* Connections accepted per readiness event before the loop moves on: keeps
+ * a flood of new connections from starving established ones. */
+#define CG_SERVER_ACCEPT_BATCH 64
+/* Bytes of a file read per SSL_write on TLS connections. */
+#define CG_SERVER_FILE_CHUNK (64 * 1024)
+
+struct cg_server;
+struct cg_conn;
+
+struct cg_gen {
+    atomic_int refs;
+    unsigned id;
+    struct cg_conf *conf;                 /* owned reference */
+    struct cg_tls_listener **tls;         /* per conf listener; NULL for plain ones */
+    struct cg_static_root **roots;        /* per conf site; NULL when the site has no root */
+    /* server listener index -> conf listener index, -1 when this generation
+     * does not listen there (the listener was retired). */
+    long by_socket[CG_SERVER_MAX_LISTENERS];
+};
+
+/* One socket address, listened on by every worker; survives reloads. */
+struct cg_listener {
+    struct sockaddr_storage conf_addr;    /* as configured (port may be 0) */
+    socklen_t conf_len;
+    struct sockaddr_storage addr;         /* actually bound */
+    socklen_t addr_len;
+    char name[64];                        /* "127.0.0.1:43211", "[::1]:8443" */
+    bool tls;
+    bool wildcard;                        /* bound to 0.0.0.0 / :: */
+    atomic_bool retired;                  /* no longer in the config: workers close it */
+    int *fds;                             /* one per worker; the worker owns and closes it */
+};
+
+struct cg_worker {
+    struct cg_server *srv;
+    unsigned idx;
+    pthread_t thread;
+    bool started;
+    struct cg_loop *loop;
+    struct cg_gen *gen;                   /* reference */
+    unsigned gen_seen;                    /* id of gen; under srv->gen_lock */
+    struct cg_io lio[CG_SERVER_MAX_LISTENERS];
+    size_t n_lio;                         /* listeners registered so far */
+    struct cg_timer flush_timer, drain_timer, stop_timer;
+    struct cg_access_log_buffer alog;
+    bool alog_ok;
+    struct cg_conn *conns;                /* doubly linked list of live connections */
+    size_t n_conns;
+    bool draining;
+    int64_t date_s;                       /* second of `date` */
+    char date[40];
+    int64_t refused_log_s;                /* last "max_connections" log line */
+    uint64_t refused_quiet;               /* refusals not logged since */
+};
+
+struct cg_server {
+    unsigned n_workers;
+    struct cg_worker *workers;
+    struct cg_listener listeners[CG_SERVER_MAX_LISTENERS];
+    size_t n_listeners;                   /* written by control thread before a wake */
+    pthread_mutex_t gen_lock;
+    pthread_cond_t gen_cond;
+    struct cg_gen *gen;                   /* current; under gen_lock */
+    unsigned next_gen_id;
+    atomic_uint n_conns;
+    atomic_bool stopping;
+    struct cg_access_log *alog;
+    const char *conf_path;                /* NULL: reload rebuilds from the same snapshot */
+};
+
+/* gen.c */
+int cg_gen_build(struct cg_server *srv, struct cg_conf *conf, struct cg_gen **out, char **err);
+struct cg_gen *cg_gen_ref(struct cg_gen *g);
+void cg_gen_unref(struct cg_gen *g);   /* NULL-safe */
+
+/* conn.c */
+/* Accepts what is pending on listener `li` of worker w. */
+void cg_conn_accept(struct cg_worker *w, size_t li);
+/* Draining: closes idle connections, asks the others to close after their
+ * current response. */
+void cg_conn_drain_all(struct cg_worker *w);
+/* Closes every connection now (the drain deadline passed, or exit). */
+void cg_conn_close_all(struct cg_worker *w);
+
+/* server.c */
+/* Called by conn.c when a worker's connection count drops. */
+void cg_worker_conn_gone(struct cg_worker *w);
+/* The cached IMF-fixdate of the current second. */
+const char *cg_worker_date(struct cg_worker *w);
+
+#endif

@@ -1,0 +1,388 @@
+#include "tls/tls.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+
+#include "core/common.h"
+
+/* TLS 1.2 suites: forward secrecy and AEAD only. TLS 1.3 keeps OpenSSL's
+ * defaults, which are all modern. */
+#define CG_TLS12_CIPHERS                                                   \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"           \
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"           \
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+#define CG_TLS_GROUPS "X25519:P-256:P-384"
+#define CG_TLS_SESSION_CACHE_SIZE 20480
+#define CG_TLS_SESSION_TIMEOUT_S 3600
+
+struct cg_tls_listener {
+    const struct cg_conf_listener *conf;   /* borrowed from the generation's conf */
+    size_t n_ctx;
+    SSL_CTX **ctx;                         /* one per conf->sites[i] */
+    size_t default_entry;
+};
+
+static int peer_idx = -1;
+
+int cg_tls_global_init(char **err)
+{
+    if (peer_idx >= 0)
+        return CG_OK;
+    if (OPENSSL_init_ssl(0, NULL) != 1)
+        return cg_set_err(err, "OpenSSL initialisation failed");
+    peer_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    if (peer_idx < 0)
+        return cg_set_err(err, "SSL_get_ex_new_index failed");
+    return CG_OK;
+}
+
+struct cg_tls_peer *cg_tls_peer_of(const SSL *ssl)
+{
+    return SSL_get_ex_data(ssl, peer_idx);
+}
+
+/*
+ * Records what OpenSSL found and lets the handshake go on: the decision
+ * belongs to the request layer, which can answer in HTTP and explain.
+ */
+static int verify_cb(int preverify_ok, X509_STORE_CTX *x)
+{
+    SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
+    struct cg_tls_peer *peer = ssl != NULL ? cg_tls_peer_of(ssl) : NULL;
+
+    if (peer == NULL)
+        return 1;
+    peer->verify_called = true;
+    if (!preverify_ok) {
+        if (peer->n_errors < CG_TLS_MAX_VERIFY_ERRORS) {
+            peer->errors[peer->n_errors].depth = X509_STORE_CTX_get_error_depth(x);
+            peer->errors[peer->n_errors].error = X509_STORE_CTX_get_error(x);
+            peer->n_errors++;
+        } else {
+            peer->dropped++;
+        }
+    }
+    return 1;
+}
+
+static int alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                   const unsigned char *in, unsigned int inlen, void *arg)
+{
+    static const unsigned char h11[] = "\x08http/1.1";
+
+    (void)ssl;
+    (void)arg;
+    if (SSL_select_next_proto((unsigned char **)out, outlen, h11, sizeof(h11) - 1, in, inlen) ==
+        OPENSSL_NPN_NEGOTIATED)
+        return SSL_TLSEXT_ERR_OK;
+    /* RFC 7301 3.2: a client that offers only protocols we do not speak gets
+     * no_application_protocol rather than a silent HTTP/1.1. */
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+/* Index in tl->conf->sites of the site whose hostname is `name`; -1 if none. */
+static long find_host(const struct cg_tls_listener *tl, const char *name)
+{
+    const struct cg_conf_listener *l = tl->conf;
+    size_t lo = 0, hi = l->n_hosts;
+    char lower[256];
+    size_t n = strlen(name);
+
+    if (n == 0 || n >= sizeof(lower))
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        lower[i] = (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] + 32) : name[i];
+    if (lower[n - 1] == '.')
+        n--;
+    lower[n] = '\0';
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(lower, l->hosts[mid].name);
+        if (c == 0)
+            return (long)l->hosts[mid].entry;
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return -1;
+}
+
+static int sni_cb(SSL *ssl, int *alert, void *arg)
+{
+    struct cg_tls_listener *tl = arg;
+    struct cg_tls_peer *peer = cg_tls_peer_of(ssl);
+    const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    long entry;
+    SSL_CTX *ctx;
+
+    (void)alert;
+    if (name == NULL || peer == NULL)
+        return SSL_TLSEXT_ERR_OK;
+    peer->sni_present = true;
+    entry = find_host(tl, name);
+    if (entry < 0)
+        return SSL_TLSEXT_ERR_OK;   /* unknown name: the default site's certificate */
+    peer->sni_matched = true;
+    if ((size_t)entry == peer->sni_entry)
+        return SSL_TLSEXT_ERR_OK;
+    ctx = tl->ctx[entry];
+    peer->sni_entry = (size_t)entry;
+    /* SSL_set_SSL_CTX swaps the certificate and the session id context but
+     * not the verify mode, which is per SSL once created. */
+    if (SSL_set_SSL_CTX(ssl, ctx) == NULL)
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
+    SSL_set_verify(ssl, SSL_CTX_get_verify_mode(ctx), SSL_CTX_get_verify_callback(ctx));
+    return SSL_TLSEXT_ERR_OK;
+}
+
+/* The session id context scopes resumption to one site and its certificate
+ * policy: a session made for one site never resumes on another. */
+static int set_sid_ctx(SSL_CTX *ctx, const struct cg_conf_site *site)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    EVP_MD_CTX *h = EVP_MD_CTX_new();
+    unsigned char mode = (unsigned char)site->client_certificates;
+    int rc = CG_ERR;
+
+    if (h == NULL)
+        goto done;
+    if (EVP_DigestInit_ex(h, EVP_sha256(), NULL) != 1 ||
+        EVP_DigestUpdate(h, site->name, strlen(site->name) + 1) != 1 ||
+        EVP_DigestUpdate(h, &mode, 1) != 1 || EVP_DigestFinal_ex(h, md, &md_len) != 1)
+        goto done;
+    if (md_len > SSL_MAX_SID_CTX_LENGTH)
+        md_len = SSL_MAX_SID_CTX_LENGTH;
+    if (SSL_CTX_set_session_id_context(ctx, md, md_len) != 1)
+        goto done;
+    rc = CG_OK;
+done:
+    EVP_MD_CTX_free(h);
+    return rc;
+}
+
+static const char *ssl_err_reason(void)
+{
+    unsigned long e = ERR_peek_last_error();
+    const char *r = e != 0 ? ERR_reason_error_string(e) : NULL;
+    return r != NULL ? r : "unknown error";
+}
+
+static SSL_CTX *site_ctx_new(struct cg_tls_listener *tl, const struct cg_conf_listener_site *ls,
+                             char **err)
+{
+    const struct cg_conf_binding *b = ls->binding;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+    ERR_clear_error();
+    if (ctx == NULL) {
+        cg_set_err(err, "SSL_CTX_new: %s", ssl_err_reason());
+        return NULL;
+    }
+    if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+        SSL_CTX_set_cipher_list(ctx, CG_TLS12_CIPHERS) != 1 ||
+        SSL_CTX_set1_groups_list(ctx, CG_TLS_GROUPS) != 1) {
+        cg_set_err(err, "site %s: TLS parameters: %s", ls->site->name, ssl_err_reason());
+        goto fail;
+    }
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+                                 SSL_OP_NO_TICKET);
+    /* Release the record buffers of idle connections; allow partial writes
+     * and a moved (same content) buffer on retry. */
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                              SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /* Stateful sessions (SSL_OP_NO_TICKET) with one TLS 1.3 ticket: the
+     * ticket carries only an id, so resuming never re-parses a session that
+     * embeds a client chain. */
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+    SSL_CTX_sess_set_cache_size(ctx, CG_TLS_SESSION_CACHE_SIZE);
+    SSL_CTX_set_timeout(ctx, CG_TLS_SESSION_TIMEOUT_S);
+    SSL_CTX_set_num_tickets(ctx, 1);
+    if (b->certificate == NULL || b->key == NULL) {
+        cg_set_err(err, "site %s: binding %s: tls needs a certificate and a key",
+                   ls->site->name, b->listen);
+        goto fail;
+    }
+    if (SSL_CTX_use_certificate_chain_file(ctx, b->certificate) != 1) {
+        cg_set_err(err, "site %s: certificate %s: %s", ls->site->name, b->certificate,
+                   ssl_err_reason());
+        goto fail;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, b->key, SSL_FILETYPE_PEM) != 1) {
+        cg_set_err(err, "site %s: key %s: %s", ls->site->name, b->key, ssl_err_reason());
+        goto fail;
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+        cg_set_err(err, "site %s: key %s does not match certificate %s", ls->site->name,
+                   b->key, b->certificate);
+        goto fail;
+    }
+    if (set_sid_ctx(ctx, ls->site) != CG_OK) {
+        cg_set_err(err, "site %s: session id context: %s", ls->site->name, ssl_err_reason());
+        goto fail;
+    }
+    SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, NULL);
+    SSL_CTX_set_tlsext_servername_callback(ctx, sni_cb);
+    SSL_CTX_set_tlsext_servername_arg(ctx, tl);
+    if (b->negotiate_client_certificate) {
+        /* Ask, never require: a missing or bad certificate is answered in
+         * HTTP by the request layer. */
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
+        SSL_CTX_set_verify_depth(ctx, ls->site->policy.max_depth > 0 ? ls->site->policy.max_depth
+                                                                     : 10);
+    } else {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    }
+    return ctx;
+fail:
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+int cg_tls_listener_new(const struct cg_conf *conf, const struct cg_conf_listener *l,
+                        struct cg_tls_listener **out, char **err)
+{
+    struct cg_tls_listener *tl = NULL;
+    int rc = CG_ERR;
+
+    (void)conf;
+    *out = NULL;
+    if (l->n_sites == 0)
+        return cg_set_err(err, "listener %s: no site", l->listen);
+    tl = calloc(1, sizeof(*tl));
+    if (tl == NULL)
+        return cg_set_err(err, "out of memory");
+    tl->conf = l;
+    tl->ctx = calloc(l->n_sites, sizeof(*tl->ctx));
+    if (tl->ctx == NULL) {
+        cg_set_err(err, "out of memory");
+        goto done;
+    }
+    tl->n_ctx = l->n_sites;
+    for (size_t i = 0; i < l->n_sites; i++) {
+        tl->ctx[i] = site_ctx_new(tl, &l->sites[i], err);
+        if (tl->ctx[i] == NULL)
+            goto done;
+    }
+    tl->default_entry = l->default_entry >= 0 ? (size_t)l->default_entry : 0;
+    *out = tl;
+    tl = NULL;
+    rc = CG_OK;
+done:
+    cg_tls_listener_free(tl);
+    return rc;
+}
+
+void cg_tls_listener_free(struct cg_tls_listener *tl)
+{
+    if (tl == NULL)
+        return;
+    for (size_t i = 0; i < tl->n_ctx; i++)
+        SSL_CTX_free(tl->ctx[i]);
+    free(tl->ctx);
+    free(tl);
+}
+
+SSL *cg_tls_conn_new(struct cg_tls_listener *tl, int fd, struct cg_tls_peer *peer)
+{
+    SSL *ssl = SSL_new(tl->ctx[tl->default_entry]);
+
+    if (ssl == NULL)
+        return NULL;
+    memset(peer, 0, sizeof(*peer));
+    peer->sni_entry = tl->default_entry;
+    if (SSL_set_fd(ssl, fd) != 1 || SSL_set_ex_data(ssl, peer_idx, peer) != 1) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    SSL_set_accept_state(ssl);
+    return ssl;
+}
+
+static int want_of(int e, int *want)
+{
+    if (e == SSL_ERROR_WANT_READ) {
+        *want = CG_TLS_WANT_READ;
+        return CG_AGAIN;
+    }
+    if (e == SSL_ERROR_WANT_WRITE) {
+        *want = CG_TLS_WANT_WRITE;
+        return CG_AGAIN;
+    }
+    return CG_ERR;
+}
+
+int cg_tls_handshake(SSL *ssl, int *want, const char **why)
+{
+    int r, e;
+
+    ERR_clear_error();
+    errno = 0;
+    r = SSL_do_handshake(ssl);
+    if (r == 1)
+        return CG_OK;
+    e = SSL_get_error(ssl, r);
+    if (want_of(e, want) == CG_AGAIN)
+        return CG_AGAIN;
+    if (e == SSL_ERROR_SYSCALL)
+        *why = errno != 0 ? "connection reset or closed during handshake"
+                          : "peer closed the connection during handshake";
+    else
+        *why = ssl_err_reason();
+    ERR_clear_error();
+    return CG_ERR;
+}
+
+ssize_t cg_tls_read(SSL *ssl, void *buf, size_t len, int *want)
+{
+    size_t n = 0;
+    int e;
+
+    ERR_clear_error();
+    errno = 0;
+    if (SSL_read_ex(ssl, buf, len, &n) == 1)
+        return (ssize_t)n;
+    e = SSL_get_error(ssl, 0);
+    if (want_of(e, want) == CG_AGAIN)
+        return CG_AGAIN;
+    ERR_clear_error();
+    if (e == SSL_ERROR_ZERO_RETURN)
+        return 0;
+    /* EOF without close_notify is a normal way for HTTP clients to leave. */
+    if (e == SSL_ERROR_SYSCALL && errno == 0)
+        return 0;
+    return CG_ERR;
+}
+
+ssize_t cg_tls_write(SSL *ssl, const void *buf, size_t len, int *want)
+{
+    size_t n = 0;
+    int e;
+
+    ERR_clear_error();
+    if (SSL_write_ex(ssl, buf, len, &n) == 1)
+        return (ssize_t)n;
+    e = SSL_get_error(ssl, 0);
+    if (want_of(e, want) == CG_AGAIN)
+        return CG_AGAIN;
+    ERR_clear_error();
+    return CG_ERR;
+}
+
+void cg_tls_shutdown(SSL *ssl)
+{
+    if (!SSL_is_init_finished(ssl))
+        return;
+    ERR_clear_error();
+    (void)SSL_shutdown(ssl);
+    ERR_clear_error();
+}
+
+const char *cg_tls_version(const SSL *ssl) { return SSL_get_version(ssl); }

@@ -1,0 +1,98 @@
+/*
+ * tls.h: the server side of TLS. One struct cg_tls_listener per TLS listen
+ * address of a configuration generation: one SSL_CTX per site reachable on
+ * that address (its certificate, its session id context), and an SNI
+ * callback that moves a handshake to the site named by the client.
+ *
+ * Built to the side on reload and freed when the last connection of its
+ * generation is gone: a live SSL_CTX is never modified.
+ *
+ * Client certificates: when a binding negotiates them, the handshake asks
+ * with SSL_VERIFY_PEER (never FAIL_IF_NO_PEER_CERT) and the verify callback
+ * only RECORDS what OpenSSL found into the connection's cg_tls_peer and
+ * returns 1, so the handshake completes and the request layer decides (with
+ * the verdict engine) what to answer. Only a failed CertificateVerify (proof
+ * of the private key) aborts the handshake, inside OpenSSL.
+ *
+ * Non-blocking I/O: cg_tls_handshake/read/write return CG_AGAIN with *want
+ * set to CG_TLS_WANT_READ or CG_TLS_WANT_WRITE: wait for that readiness on
+ * the socket and call the same function again (OpenSSL may need to write
+ * while the caller reads, and the reverse).
+ */
+#ifndef CG_TLS_TLS_H
+#define CG_TLS_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <openssl/ssl.h>
+
+#include "conf/config.h"
+
+#define CG_TLS_WANT_READ  1
+#define CG_TLS_WANT_WRITE 2
+
+/* Up to this many (depth, error) pairs are kept per handshake; the rest are
+ * counted in `dropped`. The verdict engine redoes the full analysis; this is
+ * what the handshake saw, for logs and for the cheap "no problem" case. */
+#define CG_TLS_MAX_VERIFY_ERRORS 16
+
+/*
+ * Per-connection TLS facts, filled during the handshake. Lives inside the
+ * connection (the caller owns the memory) and is attached to the SSL with
+ * cg_tls_conn_new(); it must outlive the SSL.
+ */
+struct cg_tls_peer {
+    /* Index of the site chosen by SNI in the listener's conf sites[] (or its
+     * default entry without SNI / with an unknown name). */
+    size_t sni_entry;
+    bool sni_present;           /* the client sent server_name */
+    bool sni_matched;           /* ... and it named a hostname of this address */
+    bool verify_called;         /* the client presented a certificate */
+    unsigned n_errors, dropped;
+    struct {
+        int depth;              /* 0 = the client's own certificate */
+        int error;              /* X509_V_ERR_* */
+    } errors[CG_TLS_MAX_VERIFY_ERRORS];
+};
+
+struct cg_tls_listener;
+
+/*
+ * Builds the contexts for `l` (a TLS listener of `conf`): loads each site's
+ * certificate chain and key from its binding. CG_OK with *out, or CG_ERR with
+ * *err naming the site and the file. `conf` must outlive *out.
+ */
+int cg_tls_listener_new(const struct cg_conf *conf, const struct cg_conf_listener *l,
+                        struct cg_tls_listener **out, char **err);
+void cg_tls_listener_free(struct cg_tls_listener *tl);   /* NULL-safe */
+
+/* A server SSL on `fd` in accept state, with `peer` attached (see above).
+ * NULL on allocation failure. Free with SSL_free(). */
+SSL *cg_tls_conn_new(struct cg_tls_listener *tl, int fd, struct cg_tls_peer *peer);
+
+/* The cg_tls_peer attached to `ssl` (NULL if none). */
+struct cg_tls_peer *cg_tls_peer_of(const SSL *ssl);
+
+/* CG_OK when the handshake is done; CG_AGAIN with *want; CG_ERR with *why
+ * (a static string, or the OpenSSL reason) when it failed. */
+int cg_tls_handshake(SSL *ssl, int *want, const char **why);
+
+/* > 0 bytes read; 0 on a clean close_notify or EOF; CG_AGAIN with *want;
+ * CG_ERR on a protocol or socket error. */
+ssize_t cg_tls_read(SSL *ssl, void *buf, size_t len, int *want);
+/* > 0 bytes written (may be partial); CG_AGAIN with *want (call again with the
+ * same bytes); CG_ERR. */
+ssize_t cg_tls_write(SSL *ssl, const void *buf, size_t len, int *want);
+
+/* Sends close_notify without waiting for the peer's (best effort, never blocks). */
+void cg_tls_shutdown(SSL *ssl);
+
+/* "TLSv1.3" etc. */
+const char *cg_tls_version(const SSL *ssl);
+
+/* Initialises OpenSSL's indices once (call before threads start). */
+int cg_tls_global_init(char **err);
+
+#endif
