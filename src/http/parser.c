@@ -568,6 +568,7 @@ enum {
     CK_EXT_TOKEN,
     CK_EXT_QUOTED,
     CK_EXT_QUOTED_PAIR,
+    CK_EXT_AFTER_QUOTED, /* the closing '"' was seen */
     CK_SIZE_LF,          /* the LF of the chunk-size line */
     CK_DATA,
     CK_DATA_CR,
@@ -694,8 +695,7 @@ static int chunk_step(struct cg_chunked_decoder *d, unsigned char c)
         break;
     case CK_EXT_QUOTED:
         if (c == '"') {
-            /* After a quoted-string: what may follow a token value. */
-            d->state = CK_EXT_TOKEN;
+            d->state = CK_EXT_AFTER_QUOTED;
             return CG_OK;
         }
         if (c == '\\') {
@@ -711,6 +711,8 @@ static int chunk_step(struct cg_chunked_decoder *d, unsigned char c)
             return CG_OK;
         }
         return chunk_fail(d, 400, "invalid octet in chunk extension");
+    case CK_EXT_AFTER_QUOTED:
+        break;
     case CK_SIZE_LF:
         if (c != '\n')
             return chunk_fail(d, 400, "bare CR in chunk-size line");

@@ -33,7 +33,8 @@
  * stays "/a/", "/a/." and "/a/b/.." become "/a/"). The result is written to
  * out and NUL-terminated; *out_len excludes the NUL.
  * Returns CG_OK, or CG_ERR with *status (400; 414 when out_cap is too
- * small) and *why (static). out_cap >= len + 1 is always enough.
+ * small) and *why (static). The limit applies to the path as it is built,
+ * before a ".." takes back its parent; out_cap >= len + 1 is always enough.
  * status and why may be NULL.
  */
 int cg_http_path_normalize(const char *in, size_t len, char *out, size_t out_cap,
