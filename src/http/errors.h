@@ -102,7 +102,8 @@ struct cg_error_info {
     const char *reason;        /* slug */
     const char *title;
     const char *detail;        /* one sentence about this request (JSON "detail");
-                                  NULL: the verdict's detail, else user_text */
+                                  NULL: the verdict's detail when detailed (it names
+                                  certificates), else user_text */
     const char *user_text;     /* what the person at the browser can do */
     const struct cg_verdict *verdict;   /* NULL unless a certificate cause */
     bool detailed;             /* include the certification path and the fix */

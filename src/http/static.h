@@ -97,6 +97,10 @@ void cg_static_result_release(struct cg_static_result *out);
  * "; charset=utf-8"; unknown: "application/octet-stream". Static string. */
 const char *cg_static_mime_type(const char *name, size_t len);
 
+/* For tests: false forces the component-by-component fallback walk used on
+ * kernels without openat2 (default true: openat2 when the kernel has it). */
+void cg_static_use_openat2(bool enabled);
+
 /* IMF-fixdate of t into out (at least CG_HTTP_DATE_LEN + 1 bytes). Returns
  * CG_OK, or CG_ERR when t is out of range. */
 int cg_http_date_format(time_t t, char *out, size_t cap);

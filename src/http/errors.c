@@ -1,0 +1,523 @@
+/*
+ * errors.c: the two error tables and the one renderer (HTML and RFC 9457
+ * problem+json) for every error response.
+ */
+#include "http/errors.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cert/verdict.h"
+#include "http/uri.h"
+
+/* ---- the table -------------------------------------------------------- */
+
+struct http_error_row {
+    int status, substatus;
+    const char *slug, *title, *user, *code;
+};
+
+static const struct http_error_row http_errors[] = {
+#define CG_HTTP_ERROR_ROW(name, st, sub, slug, title, user)                                \
+    { st, sub, slug, title, user, (sub) != 0 ? #st "." #sub : #st },
+    CG_HTTP_ERROR_MAP(CG_HTTP_ERROR_ROW)
+#undef CG_HTTP_ERROR_ROW
+};
+
+static const struct http_error_row *row(cg_http_error_t e)
+{
+    if ((unsigned)e >= CG_ARRAY_LEN(http_errors))
+        e = CG_HTTP_ERR_INTERNAL_ERROR;
+    return &http_errors[e];
+}
+
+int cg_http_error_status(cg_http_error_t e) { return row(e)->status; }
+int cg_http_error_substatus(cg_http_error_t e) { return row(e)->substatus; }
+const char *cg_http_error_slug(cg_http_error_t e) { return row(e)->slug; }
+const char *cg_http_error_title(cg_http_error_t e) { return row(e)->title; }
+const char *cg_http_error_user_text(cg_http_error_t e) { return row(e)->user; }
+const char *cg_http_error_code(cg_http_error_t e) { return row(e)->code; }
+
+cg_http_error_t cg_http_error_from_status(int status)
+{
+    for (size_t i = 0; i < CG_ARRAY_LEN(http_errors); i++)
+        if (http_errors[i].status == status && http_errors[i].substatus == 0)
+            return (cg_http_error_t)i;
+    return status >= 500 ? CG_HTTP_ERR_INTERNAL_ERROR : CG_HTTP_ERR_BAD_REQUEST;
+}
+
+const char *cg_http_status_text(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 416: return "Range Not Satisfiable";
+    case 417: return "Expectation Failed";
+    case 421: return "Misdirected Request";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+    }
+}
+
+void cg_error_info_http(struct cg_error_info *out, cg_http_error_t e)
+{
+    const struct http_error_row *r = row(e);
+
+    memset(out, 0, sizeof(*out));
+    out->status = r->status;
+    out->substatus = r->substatus;
+    out->code = r->code;
+    out->reason = r->slug;
+    out->title = r->title;
+    out->user_text = r->user;
+    if (e == CG_HTTP_ERR_METHOD_NOT_ALLOWED)
+        out->allow = "GET, HEAD";
+}
+
+void cg_error_info_cert(struct cg_error_info *out, cg_reason_t r,
+                        const struct cg_verdict *verdict, bool detailed)
+{
+    memset(out, 0, sizeof(*out));
+    out->status = cg_reason_status(r);
+    out->substatus = cg_reason_substatus(r);
+    out->code = cg_reason_code(r);
+    out->reason = cg_reason_slug(r);
+    out->title = cg_reason_title(r);
+    out->user_text = cg_reason_user_text(r);
+    out->verdict = verdict;
+    out->detailed = detailed;
+}
+
+bool cg_error_want_json(const char *accept, size_t len)
+{
+    if (accept == NULL || len == 0)
+        return false;
+    return cg_http_prefers_json(accept, len);
+}
+
+/* ---- shared helpers --------------------------------------------------- */
+
+/* The detail sentence: the caller's, else the verdict's (only when detailed:
+ * it names certificates), else the text for the person. */
+static const char *detail_of(const struct cg_error_info *info)
+{
+    if (info->detail != NULL)
+        return info->detail;
+    if (info->detailed && info->verdict != NULL && info->verdict->detail != NULL)
+        return info->verdict->detail;
+    return info->user_text != NULL ? info->user_text : "";
+}
+
+/* The element whose dates explain an expired / not-yet-valid headline. */
+static const struct cg_path_element *dated_element(const struct cg_verdict *v, bool *is_leaf)
+{
+    if (v == NULL || (v->reason != CG_REASON_EXPIRED && v->reason != CG_REASON_NOT_YET_VALID))
+        return NULL;
+    for (size_t i = 0; i < v->path_len; i++) {
+        const struct cg_path_element *el = &v->path[i];
+        for (size_t j = 0; j < el->n_problems; j++) {
+            if (el->problems[j].reason == v->reason && el->not_after[0] != '\0') {
+                *is_leaf = i == 0;
+                return el;
+            }
+        }
+    }
+    return NULL;
+}
+
+static bool element_ok(const struct cg_path_element *el)
+{
+    return el->source != CG_SOURCE_MISSING && el->n_problems == 0;
+}
+
+/* ---- HTML ------------------------------------------------------------- */
+
+struct hbuf {
+    char *p;
+    size_t len, cap, limit;
+    bool over;
+};
+
+static void hput(struct hbuf *b, const char *s, size_t n)
+{
+    if (b->over || n > b->limit - b->len) {
+        b->over = true;
+        return;
+    }
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        char *p;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        if (cap > b->limit + 1)
+            cap = b->limit + 1;
+        p = realloc(b->p, cap);
+        if (p == NULL) {
+            b->over = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void hraw(struct hbuf *b, const char *s)
+{
+    hput(b, s, strlen(s));
+}
+
+/* HTML-escapes s; NULL renders as nothing. */
+static void hesc(struct hbuf *b, const char *s)
+{
+    const char *run = s;
+
+    if (s == NULL)
+        return;
+    for (; *s != '\0'; s++) {
+        const char *rep = NULL;
+        switch (*s) {
+        case '&': rep = "&amp;"; break;
+        case '<': rep = "&lt;"; break;
+        case '>': rep = "&gt;"; break;
+        case '"': rep = "&quot;"; break;
+        case '\'': rep = "&#39;"; break;
+        default: break;
+        }
+        if (rep != NULL) {
+            hput(b, run, (size_t)(s - run));
+            hraw(b, rep);
+            run = s + 1;
+        }
+    }
+    hput(b, run, (size_t)(s - run));
+}
+
+static const char html_style[] =
+    "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;"
+    "background:#f4f5f7;color:#1d2330;line-height:1.5}"
+    "main{max-width:46rem;margin:3rem auto;padding:2rem 2.5rem;background:#fff;"
+    "border-radius:8px;box-shadow:0 1px 4px rgba(0,0,0,.12)}"
+    ".code{font-size:.9rem;font-weight:600;color:#b42318;letter-spacing:.04em;margin:0}"
+    "h1{font-size:1.6rem;margin:.2rem 0 1rem}h2{font-size:1.1rem;margin-top:2rem}"
+    ".dates{background:#fff7e6;border-left:4px solid #f0a020;padding:.5rem 1rem}"
+    "ol.path{list-style:none;padding:0}ol.path>li{border:1px solid #d8dce3;"
+    "border-radius:6px;padding:.6rem .9rem;margin:.5rem 0}"
+    "ol.path>li.bad{border-color:#e5484d;background:#fff5f5}"
+    "ol.path>li.missing{border-style:dashed}"
+    ".mark{font-weight:700;margin-right:.4rem}.ok .mark{color:#1a7f37}"
+    ".bad .mark,.missing .mark{color:#b42318}"
+    ".meta{font-size:.85rem;color:#4a5160;word-break:break-all}"
+    "code{background:#f0f2f5;padding:0 .25rem;border-radius:3px}"
+    "footer{margin-top:2rem;font-size:.8rem;color:#6b7280}";
+
+static void html_element(struct hbuf *b, const struct cg_path_element *el)
+{
+    bool missing = el->source == CG_SOURCE_MISSING;
+
+    hraw(b, missing ? "<li class=\"missing\">" : element_ok(el) ? "<li class=\"ok\">"
+                                                              : "<li class=\"bad\">");
+    hraw(b, "<span class=\"mark\">");
+    hraw(b, missing ? "?" : element_ok(el) ? "&#10004;" : "&#10008;");
+    hraw(b, "</span><strong>");
+    hesc(b, missing ? el->issuer : el->subject);
+    hraw(b, "</strong>");
+    if (missing)
+        hraw(b, " <em>(missing: found neither in what the client sent nor in the stores)</em>");
+    hraw(b, "<div class=\"meta\">");
+    if (!missing) {
+        hraw(b, "Issued by: ");
+        hesc(b, el->issuer);
+        hraw(b, "<br>Valid: ");
+        hesc(b, el->not_before);
+        hraw(b, " to ");
+        hesc(b, el->not_after);
+        hraw(b, "<br>SHA-256: ");
+        hesc(b, el->sha256);
+        hraw(b, "<br>");
+    }
+    hraw(b, "Source: ");
+    hesc(b, cg_source_slug(el->source));
+    hraw(b, "</div>");
+    if (el->n_problems > 0) {
+        hraw(b, "<ul class=\"problems\">");
+        for (size_t j = 0; j < el->n_problems; j++) {
+            hraw(b, "<li><code>");
+            hesc(b, cg_reason_slug(el->problems[j].reason));
+            hraw(b, "</code> ");
+            hesc(b, el->problems[j].text);
+            hraw(b, "</li>");
+        }
+        hraw(b, "</ul>");
+    }
+    hraw(b, "</li>");
+}
+
+static void html_details(struct hbuf *b, const struct cg_verdict *v)
+{
+    /* leave room for the fix and the page end */
+    size_t saved_limit = b->limit;
+
+    b->limit = saved_limit > 8192 ? saved_limit - 8192 : saved_limit;
+    hraw(b, "<h2>Certification path</h2><ol class=\"path\">");
+    for (size_t i = v->path_len; i-- > 0;) {
+        size_t mark = b->len;
+        html_element(b, &v->path[i]);
+        if (b->over) {
+            b->over = false;
+            b->len = mark;
+            hraw(b, "<li>... (path cut)</li>");
+            break;
+        }
+    }
+    hraw(b, "</ol>");
+    b->limit = saved_limit;
+    hraw(b, "<h2>How to fix</h2><ul class=\"remedy\">");
+    if (v->n_remedy == 0) {
+        hraw(b, "<li>");
+        hesc(b, cg_reason_admin_text(v->reason));
+        hraw(b, "</li>");
+    }
+    for (size_t i = 0; i < v->n_remedy; i++) {
+        size_t mark = b->len;
+        hraw(b, "<li>");
+        hesc(b, v->remedy[i]);
+        hraw(b, "</li>");
+        if (b->over) {
+            b->over = false;
+            b->len = mark;
+            break;
+        }
+    }
+    hraw(b, "</ul>");
+}
+
+static int render_html(const struct cg_error_info *info, struct hbuf *b)
+{
+    const struct cg_path_element *dated;
+    bool leaf = false;
+
+    hraw(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            "<meta name=\"robots\" content=\"noindex\"><title>");
+    hesc(b, info->code);
+    hraw(b, " - ");
+    hesc(b, info->title);
+    hraw(b, "</title><style>");
+    hraw(b, html_style);
+    hraw(b, "</style></head>\n<body><main>\n<p class=\"code\">");
+    hesc(b, info->code);
+    hraw(b, "</p><h1>");
+    hesc(b, info->title);
+    hraw(b, "</h1>\n<p class=\"user\">");
+    hesc(b, info->user_text);
+    hraw(b, "</p>\n");
+    dated = dated_element(info->verdict, &leaf);
+    if (dated != NULL) {
+        hraw(b, "<p class=\"dates\">");
+        hraw(b, leaf ? "Your certificate is valid from " :
+                       "A certificate of the authority that issued yours is valid from ");
+        hesc(b, dated->not_before);
+        hraw(b, " to ");
+        hesc(b, dated->not_after);
+        hraw(b, ".</p>\n");
+    }
+    if (info->detail != NULL || (info->detailed && info->verdict != NULL)) {
+        hraw(b, "<p class=\"detail\">");
+        hesc(b, detail_of(info));
+        hraw(b, "</p>\n");
+    }
+    if (info->detailed && info->verdict != NULL)
+        html_details(b, info->verdict);
+    hraw(b, "\n<footer>certgate &middot; ");
+    hesc(b, info->code);
+    hraw(b, " &middot; ");
+    hesc(b, info->reason);
+    hraw(b, "</footer>\n</main></body></html>\n");
+    return b->over ? CG_ERR : CG_OK;
+}
+
+/* ---- JSON ------------------------------------------------------------- */
+
+/* A JSON string from bytes that may not be UTF-8 (a request path in a
+ * detail, say): invalid bytes become U+FFFD. */
+static json_t *jstr(const char *s)
+{
+    json_t *j;
+    char *fixed = NULL;
+    size_t n, o = 0;
+
+    if (s == NULL)
+        return json_null();
+    j = json_string(s);
+    if (j != NULL)
+        return j;
+    n = strlen(s);
+    fixed = malloc(n * 3 + 1);
+    if (fixed == NULL)
+        return NULL;
+    for (size_t i = 0; i < n;) {
+        const unsigned char *u = (const unsigned char *)s + i;
+        size_t need = u[0] < 0x80 ? 1 : (u[0] & 0xe0) == 0xc0 ? 2 : (u[0] & 0xf0) == 0xe0 ? 3
+                                                         : (u[0] & 0xf8) == 0xf0 ? 4 : 0;
+        bool ok = need > 0 && i + need <= n;
+        for (size_t k = 1; ok && k < need; k++)
+            ok = (u[k] & 0xc0) == 0x80;
+        if (ok && need > 1) {
+            json_t *probe;
+            char tmp[5] = { 0 };
+            memcpy(tmp, u, need);
+            probe = json_string(tmp);   /* catches overlong forms and surrogates */
+            ok = probe != NULL;
+            json_decref(probe);
+        }
+        if (ok) {
+            memcpy(fixed + o, u, need);
+            o += need;
+            i += need;
+        } else {
+            memcpy(fixed + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i += 1;
+        }
+    }
+    fixed[o] = '\0';
+    j = json_string(fixed);
+    free(fixed);
+    return j;
+}
+
+static json_t *json_path(const struct cg_verdict *v)
+{
+    json_t *arr = json_array();
+
+    for (size_t i = 0; arr != NULL && i < v->path_len; i++) {
+        const struct cg_path_element *el = &v->path[i];
+        json_t *o = json_object(), *probs = json_array();
+        for (size_t j = 0; probs != NULL && j < el->n_problems; j++) {
+            json_t *p = json_object();
+            json_object_set_new(p, "reason", json_string(cg_reason_slug(el->problems[j].reason)));
+            json_object_set_new(p, "text", jstr(el->problems[j].text));
+            json_array_append_new(probs, p);
+        }
+        json_object_set_new(o, "subject", jstr(el->subject));
+        json_object_set_new(o, "issuer", jstr(el->issuer));
+        json_object_set_new(o, "serial", jstr(el->serial));
+        json_object_set_new(o, "not_before", jstr(el->not_before));
+        json_object_set_new(o, "not_after", jstr(el->not_after));
+        json_object_set_new(o, "sha256", jstr(el->sha256));
+        json_object_set_new(o, "source", json_string(cg_source_slug(el->source)));
+        json_object_set_new(o, "problems", probs);
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
+static int render_json(const struct cg_error_info *info, char **body, size_t *len)
+{
+    json_t *o = json_object();
+    const struct cg_path_element *dated;
+    bool leaf = false;
+    char *s = NULL;
+    int rc = CG_ERR;
+
+    if (o == NULL)
+        goto cleanup;
+    json_object_set_new(o, "type", json_string("about:blank"));
+    json_object_set_new(o, "status", json_integer(info->status));
+    json_object_set_new(o, "substatus", json_integer(info->substatus));
+    json_object_set_new(o, "code", jstr(info->code));
+    json_object_set_new(o, "reason", jstr(info->reason));
+    json_object_set_new(o, "title", jstr(info->title));
+    json_object_set_new(o, "detail", jstr(detail_of(info)));
+    dated = dated_element(info->verdict, &leaf);
+    if (dated != NULL) {
+        json_object_set_new(o, "not_before", jstr(dated->not_before));
+        json_object_set_new(o, "not_after", jstr(dated->not_after));
+    }
+    if (info->detailed && info->verdict != NULL) {
+        json_t *rem = json_array();
+        json_object_set_new(o, "path", json_path(info->verdict));
+        if (info->verdict->n_remedy == 0)
+            json_array_append_new(rem, json_string(cg_reason_admin_text(info->verdict->reason)));
+        for (size_t i = 0; i < info->verdict->n_remedy; i++)
+            json_array_append_new(rem, jstr(info->verdict->remedy[i]));
+        json_object_set_new(o, "remedy", rem);
+    }
+    s = json_dumps(o, JSON_COMPACT);
+    if (s != NULL && strlen(s) > CG_ERROR_BODY_MAX) {
+        /* an absurd chain: keep the answer, drop the path */
+        free(s);
+        json_object_del(o, "path");
+        json_object_set_new(o, "path_truncated", json_true());
+        s = json_dumps(o, JSON_COMPACT);
+    }
+    if (s == NULL || strlen(s) > CG_ERROR_BODY_MAX)
+        goto cleanup;
+    *len = strlen(s);
+    *body = s;
+    s = NULL;
+    rc = CG_OK;
+cleanup:
+    free(s);
+    json_decref(o);
+    return rc;
+}
+
+int cg_error_render(const struct cg_error_info *info, bool want_json, char **body,
+                    size_t *len, const char **content_type)
+{
+    struct hbuf b = { NULL, 0, 0, CG_ERROR_BODY_MAX, false };
+
+    *body = NULL;
+    *len = 0;
+    if (want_json) {
+        *content_type = "application/problem+json";
+        return render_json(info, body, len);
+    }
+    *content_type = "text/html; charset=utf-8";
+    if (render_html(info, &b) != CG_OK) {
+        /* too big (a caller's absurd detail): the plain page always fits */
+        struct cg_error_info plain = *info;
+        plain.detail = NULL;
+        plain.detailed = false;
+        b.len = 0;
+        b.over = false;
+        if (render_html(&plain, &b) != CG_OK) {
+            free(b.p);
+            return CG_ERR;
+        }
+    }
+    *body = b.p;
+    *len = b.len;
+    return CG_OK;
+}
