@@ -373,7 +373,8 @@ static int fill_crl_entry(struct cg_store_entry *e, X509_CRL *crl, time_t now)
     iso_time(X509_CRL_get0_lastUpdate(crl), e->not_before);
     iso_time(next, e->not_after);
     e->expired = next != NULL && X509_cmp_time(next, &now) < 0;
-    e->crl_entries = (size_t)sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl));
+    int n_revoked = sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl));   /* -1: no list at all */
+    e->crl_entries = n_revoked > 0 ? (size_t)n_revoked : 0;
     e->crl_number = crl_number(crl);
     ERR_clear_error();
     return CG_OK;
@@ -570,8 +571,9 @@ int cg_store_find(const struct cg_store_list *l, const char *prefix, cg_store_ki
         cg_set_err(err, "no certificate or CRL in the stores has a thumbprint starting with %s",
                    lower);
     else
-        cg_set_err(err, "%s is ambiguous: %zu matches:%s", lower, found,
-                   cands != NULL ? cands : "");
+        cg_set_err(err, "%s is ambiguous: %zu matches:%s\ngive more digits, or --store KIND "
+                        "for a certificate that sits in several stores",
+                   lower, found, cands != NULL ? cands : "");
     free(cands);
     return CG_DECLINED;
 }
@@ -667,7 +669,8 @@ static int check_cert_rule(const char *name, X509 *cert, cg_store_kind_t cls,
         rc = cg_set_err(err, "out of memory");
         goto done;
     }
-    if (to == CG_STORE_DISALLOWED || to == cls) {
+    if (to == CG_STORE_DISALLOWED || (to == cls && cls != CG_STORE_AUTO) ||
+        (to == CG_STORE_AUTO && cls != CG_STORE_AUTO)) {
         rc = CG_OK;
         goto done;
     }
@@ -685,8 +688,8 @@ static int check_cert_rule(const char *name, X509 *cert, cg_store_kind_t cls,
         n = asprintf(&why, "is an intermediate CA (issued by '%s', not self-signed). In root/ "
                            "it would become a trust anchor on its own, trusting everything it "
                            "issued whatever happens to its issuer (a revoked or distrusted "
-                           "issuer would go unnoticed); this is the misplacement that makes IIS "
-                           "answer 403.16. Import it without --to (it goes to intermediate/) "
+                           "issuer would go unnoticed); this is the misplacement the IIS 403.7 "
+                           "article warns about. Import it without --to (it goes to intermediate/) "
                            "and import its root instead", by);
     else if (to == CG_STORE_ROOT)
         n = asprintf(&why, "is not a CA certificate (issued by '%s'); a root store entry "
