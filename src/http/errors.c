@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "cert/verdict.h"
+#include "cert/verdict_json.h"
 #include "http/uri.h"
 
 /* ---- the table -------------------------------------------------------- */
@@ -152,9 +153,15 @@ static const struct cg_path_element *dated_element(const struct cg_verdict *v, b
     return NULL;
 }
 
+/* Advisory problems (allowed by the policy) do not make an element bad. */
 static bool element_ok(const struct cg_path_element *el)
 {
-    return el->source != CG_SOURCE_MISSING && el->n_problems == 0;
+    if (el->source == CG_SOURCE_MISSING)
+        return false;
+    for (size_t j = 0; j < el->n_problems; j++)
+        if (!el->problems[j].advisory)
+            return false;
+    return true;
 }
 
 /* ---- HTML ------------------------------------------------------------- */
@@ -275,6 +282,8 @@ static void html_element(struct hbuf *b, const struct cg_path_element *el)
             hesc(b, cg_reason_slug(el->problems[j].reason));
             hraw(b, "</code> ");
             hesc(b, el->problems[j].text);
+            if (el->problems[j].advisory)
+                hraw(b, " <em>(allowed by the policy)</em>");
             hraw(b, "</li>");
         }
         hraw(b, "</ul>");
@@ -427,6 +436,10 @@ static json_t *json_path(const struct cg_verdict *v)
             json_t *p = json_object();
             json_object_set_new(p, "reason", json_string(cg_reason_slug(el->problems[j].reason)));
             json_object_set_new(p, "text", jstr(el->problems[j].text));
+            if (el->problems[j].x509_error != 0)
+                json_object_set_new(p, "x509_error", json_integer(el->problems[j].x509_error));
+            if (el->problems[j].advisory)
+                json_object_set_new(p, "advisory", json_true());
             json_array_append_new(probs, p);
         }
         json_object_set_new(o, "subject", jstr(el->subject));
@@ -465,13 +478,26 @@ static int render_json(const struct cg_error_info *info, char **body, size_t *le
         json_object_set_new(o, "not_after", jstr(dated->not_after));
     }
     if (info->detailed && info->verdict != NULL) {
-        json_t *rem = json_array();
-        json_object_set_new(o, "path", json_path(info->verdict));
-        if (info->verdict->n_remedy == 0)
+        /* the engine's own shape, so `certgate verify --json` and this agree */
+        json_t *vj = cg_verdict_to_json(info->verdict);
+        json_t *path = vj != NULL ? json_object_get(vj, "path") : NULL;
+        json_t *rem = vj != NULL ? json_object_get(vj, "remedy") : NULL;
+
+        if (path != NULL && rem != NULL) {
+            json_object_set(o, "path", path);
+            json_object_set(o, "remedy", rem);
+        } else {
+            /* strings that are not UTF-8 stop jansson: render them repaired */
+            json_object_set_new(o, "path", json_path(info->verdict));
+            rem = json_array();
+            for (size_t i = 0; i < info->verdict->n_remedy; i++)
+                json_array_append_new(rem, jstr(info->verdict->remedy[i]));
+            json_object_set_new(o, "remedy", rem);
+        }
+        json_decref(vj);
+        rem = json_object_get(o, "remedy");
+        if (json_array_size(rem) == 0)
             json_array_append_new(rem, json_string(cg_reason_admin_text(info->verdict->reason)));
-        for (size_t i = 0; i < info->verdict->n_remedy; i++)
-            json_array_append_new(rem, jstr(info->verdict->remedy[i]));
-        json_object_set_new(o, "remedy", rem);
     }
     s = json_dumps(o, JSON_COMPACT);
     if (s != NULL && strlen(s) > CG_ERROR_BODY_MAX) {

@@ -329,6 +329,41 @@ static void test_missing_issuer(void **state)
     free(body);
 }
 
+static void test_detailed_odd_strings_and_advisory(void **state)
+{
+    struct fixture f;
+    struct cg_problem adv = { .reason = CG_REASON_REVOCATION_UNKNOWN,
+                              .text = "no CRL for this issuer", .advisory = true };
+    struct cg_error_info info;
+    char *body = NULL;
+    size_t len;
+    const char *ct;
+    json_t *j, *path;
+
+    make_verdict(&f);
+    f.path[0].subject = (char[]){ 'C', 'N', '=', (char)0xff, 'x', '\0' };
+    f.path[1].problems = &adv;
+    f.path[1].n_problems = 1;
+    cg_error_info_cert(&info, CG_REASON_EXPIRED, &f.v, true);
+    assert_int_equal(cg_error_render(&info, true, &body, &len, &ct), CG_OK);
+    j = parse_body(body, len);
+    path = json_object_get(j, "path");
+    assert_int_equal(json_array_size(path), 3);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(path, 0), "subject")),
+                        "CN=\xef\xbf\xbdx");
+    assert_true(json_is_true(json_object_get(
+        json_array_get(json_object_get(json_array_get(path, 1), "problems"), 0), "advisory")));
+    json_decref(j);
+    free(body);
+
+    assert_int_equal(cg_error_render(&info, false, &body, &len, &ct), CG_OK);
+    /* the intermediate only has an advisory problem: still marked good */
+    assert_non_null(strstr(body, "<li class=\"ok\"><span class=\"mark\">&#10004;</span>"
+                                 "<strong>CN=Example Issuing CA</strong>"));
+    assert_non_null(strstr(body, "no CRL for this issuer <em>(allowed by the policy)</em>"));
+    free(body);
+}
+
 static void test_want_json(void **state)
 {
     static const char *yes[] = {
@@ -360,6 +395,7 @@ int main(void)
         cmocka_unit_test(test_friendly_hides_path),
         cmocka_unit_test(test_detailed_shows_path_root_down),
         cmocka_unit_test(test_missing_issuer),
+        cmocka_unit_test(test_detailed_odd_strings_and_advisory),
         cmocka_unit_test(test_want_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
