@@ -17,11 +17,6 @@ static json_t *size(uint64_t bytes)
     return json_string(buf);
 }
 
-static json_t *str_or(const char *s, const char *none)
-{
-    return s != NULL ? json_string(s) : none != NULL ? json_string(none) : json_null();
-}
-
 static json_t *revocation(const struct cg_conf_revocation *r)
 {
     return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:o}",
@@ -60,13 +55,24 @@ static json_t *site(const struct cg_conf_site *s)
         }
         json_array_append_new(binds, o);
     }
-    return json_pack("{s:s, s:o, s:o, s:s, s:s, s:s, s:o, s:o, s:o}",
-                     "name", s->name, "hostnames", hosts, "root", str_or(s->root, NULL),
-                     "symlinks", s->follow_symlinks ? "follow" : "refuse",
-                     "ssl", cg_conf_ssl_name(s->ssl),
-                     "client_certificates", cg_conf_client_cert_name(s->client_certificates),
-                     "revocation", revocation(&s->revocation), "locations", locs,
-                     "bindings", binds);
+    /* Built in file order; absent values are left out, not null, so that
+     * the output loads back as a config. */
+    json_t *o = json_pack("{s:s, s:o}", "name", s->name, "hostnames", hosts);
+    if (o == NULL) {
+        json_decref(locs);
+        json_decref(binds);
+        return NULL;
+    }
+    if (s->root != NULL)
+        json_object_set_new(o, "root", json_string(s->root));
+    json_object_set_new(o, "symlinks", json_string(s->follow_symlinks ? "follow" : "refuse"));
+    json_object_set_new(o, "ssl", json_string(cg_conf_ssl_name(s->ssl)));
+    json_object_set_new(o, "client_certificates",
+                        json_string(cg_conf_client_cert_name(s->client_certificates)));
+    json_object_set_new(o, "revocation", revocation(&s->revocation));
+    json_object_set_new(o, "locations", locs);
+    json_object_set_new(o, "bindings", binds);
+    return o;
 }
 
 json_t *cg_conf_to_json(const struct cg_conf *c)
@@ -77,10 +83,10 @@ json_t *cg_conf_to_json(const struct cg_conf *c)
     for (size_t i = 0; i < c->n_sites; i++)
         json_array_append_new(sites, site(&c->sites[i]));
     /* json_pack steals the "o" references, also on failure. */
-    return json_pack(
-        "{s:i, s:o, s:s, s:{s:s, s:s}, s:{s:s, s:s}, s:{s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o,"
+    json_t *o = json_pack(
+        "{s:i, s:s, s:{s:s, s:s}, s:{s:s, s:s}, s:{s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o,"
         " s:I, s:I, s:o}, s:s, s:o, s:s, s:o}",
-        "workers", (int)c->workers, "stores", str_or(c->stores, NULL), "state_dir", c->state_dir,
+        "workers", (int)c->workers, "state_dir", c->state_dir,
         "access_log", "path", c->access_log.path != NULL ? c->access_log.path : "-",
         "format", cg_conf_log_format_name(c->access_log.format),
         "error_log", "path", c->error_log.path != NULL ? c->error_log.path : "-",
@@ -94,4 +100,10 @@ json_t *cg_conf_to_json(const struct cg_conf *c)
         "shutdown_timeout", duration(l->shutdown_timeout_ms),
         "errors", cg_conf_errors_name(c->errors), "revocation", revocation(&c->revocation),
         "client_certificate_purpose", cg_conf_purpose_name(c->purpose), "sites", sites);
+    if (o != NULL && c->stores != NULL &&
+        json_object_set_new(o, "stores", json_string(c->stores)) != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
 }

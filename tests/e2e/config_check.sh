@@ -1,0 +1,172 @@
+# config_check.sh: `certgate config check` on a good file and on bad ones:
+# exit status, the ok line and summary, the exact FILE:LINE:COL messages,
+# and --print output that loads back to itself.
+set -uo pipefail
+
+: "${CERTGATE:?CERTGATE must name the certgate binary}"
+: "${CG_TMPDIR:=/tmp}"
+T="$CG_TMPDIR/config_check.$$"
+rm -rf "$T"
+mkdir -p "$T/conf/www"
+trap 'rm -rf "$T"' EXIT
+fails=0
+
+fail() { printf 'FAIL: %s\n' "$*"; fails=$((fails + 1)); }
+ok() { printf 'ok: %s\n' "$*"; }
+
+# check NAME WANT_STATUS FILE [ARGS...]: runs config check, keeps out/err.
+run() {
+    local status
+    "$CERTGATE" config check "$@" >"$T/out" 2>"$T/err"
+    status=$?
+    echo "$status"
+}
+
+expect_status() {   # NAME WANT GOT
+    if [ "$2" = "$3" ]; then ok "$1: exit $3"; else fail "$1: exit $3, want $2"; cat "$T/out" "$T/err"; fi
+}
+
+expect_line() {     # NAME FILE LINE: the exact line is in FILE
+    if grep -qxF -- "$3" "$2"; then ok "$1: '$3'"; else fail "$1: no line '$3' in:"; cat "$2"; fi
+}
+
+cd "$T/conf"
+: >server.pem
+: >server.key
+
+cat >good.yaml <<'YAML'
+workers: 2
+stores: ./stores
+access_log: { path: logs/access.log, format: w3c }
+error_log: { path: "-", level: info }
+limits: { header_bytes: 16k, header_timeout: 10s, body_timeout: 30s }
+revocation: { mode: crl, scope: chain, on_unknown: deny, refresh: 1h }
+sites:
+  - name: main
+    hostnames: [localhost, www.example.com]
+    root: ./www
+    ssl: require
+    client_certificates: accept
+    locations:
+      - { path: /secure, client_certificates: require }
+      - { path: /pub, ssl: allow, client_certificates: ignore }
+    bindings:
+      - { listen: "127.0.0.1:0", tls: true, certificate: server.pem, key: server.key }
+      - { listen: "127.0.0.1:1" }
+  - name: other
+    revocation: { mode: ocsp+crl, timeout: 2s }
+    bindings:
+      - { listen: "127.0.0.1:0", tls: true, certificate: server.pem, key: server.key }
+YAML
+
+st=$(run good.yaml)
+expect_status good 0 "$st"
+expect_line good "$T/out" "good.yaml: ok (2 sites, 3 bindings)"
+expect_line good "$T/out" "listener 127.0.0.1:0 (TLS)"
+expect_line good "$T/out" "  site main: certificate $T/conf/server.pem; asks for a client certificate in the handshake: yes (CA list roots)"
+expect_line good "$T/out" "  site other (default): certificate $T/conf/server.pem; asks for a client certificate in the handshake: yes (CA list roots)"
+expect_line good "$T/out" "  location /secure              ssl require, client_certificates require"
+expect_line good "$T/out" "  location /pub                 ssl allow, client_certificates ignore"
+expect_line good "$T/out" "  elsewhere                     ssl require, client_certificates accept"
+expect_line good "$T/out" "  revocation: mode ocsp+crl, scope chain, on_unknown deny, stale_grace 0s, timeout 2s, refresh 1h, max_crl_age 0s"
+[ -s "$T/err" ] && fail "good: unexpected stderr: $(cat "$T/err")"
+
+# Run from another directory: relative paths still resolve next to the file.
+st=$(cd / && "$CERTGATE" config check "$T/conf/good.yaml" >"$T/out" 2>"$T/err"; echo $?)
+expect_status "good from /" 0 "$st"
+expect_line "good from /" "$T/out" "access_log $T/conf/logs/access.log (w3c); error_log stderr (info)"
+
+# --print: JSON (also YAML) that loads back to exactly itself.
+st=$(run --print good.yaml)
+expect_status print 0 "$st"
+cp "$T/out" printed.json
+if python3 -m json.tool printed.json >/dev/null; then ok "print: valid JSON"; else fail "print: not JSON"; fi
+st=$(run --print printed.json)
+expect_status "print round trip" 0 "$st"
+if cmp -s printed.json "$T/out"; then ok "print: round trip identical"; else fail "print: round trip differs"; diff printed.json "$T/out"; fi
+
+# bad CASE-NAME YAML WANT-STDERR-LINE
+bad() {
+    printf '%s\n' "$2" >bad.yaml
+    local st
+    st=$(run bad.yaml)
+    expect_status "$1" 2 "$st"
+    expect_line "$1" "$T/err" "$3"
+    [ -s "$T/out" ] && fail "$1: unexpected stdout: $(cat "$T/out")"
+}
+
+bad duration 'limits:
+  header_timeout: ten
+sites: []' \
+    "bad.yaml:2:19: limits.header_timeout: expected a duration like 10s, 500ms, 2m; got 'ten'"
+
+bad typo 'workers: 2
+sites:
+  - name: a
+    hostname: [a.example]
+    bindings: [{listen: ":80"}]' \
+    "bad.yaml:4:5: sites[0]: unknown key 'hostname' (did you mean 'hostnames'?); valid keys: name, hostnames, root, symlinks, ssl, client_certificates, revocation, locations, bindings"
+
+bad duplicate 'sites: [{name: a, bindings: [{listen: ":80"}]}]
+sites: [{name: b, bindings: [{listen: ":81"}]}]' \
+    "bad.yaml:2:1: duplicate key 'sites' (first set at line 1, column 8)"
+
+bad syntax 'sites:
+  - name: a
+   bindings: []' \
+    "bad.yaml:3:4: YAML syntax error: did not find expected '-' indicator while parsing a block collection"
+
+bad alias 'defaults: &d {ssl: require}
+sites: []' \
+    "bad.yaml:1:11: YAML anchors are not supported (&d): write the value out in full"
+
+bad missing-cert 'sites:
+  - name: a
+    bindings:
+      - listen: "127.0.0.1:8443"
+        tls: true
+        certificate: missing.pem
+        key: server.key' \
+    "bad.yaml:6:22: sites[0].bindings[0].certificate: cannot read certificate '$T/conf/missing.pem': No such file or directory"
+
+bad shared-address 'sites:
+  - { name: a, bindings: [{ listen: ":8443", tls: true, certificate: server.pem, key: server.key }] }
+  - { name: b, hostnames: [b.example], bindings: [{ listen: "0.0.0.0:8443" }] }' \
+    "bad.yaml:3:61: sites[1].bindings[0].listen: tls: false here, but site 'a' uses the same address (':8443') with tls: true; one address is either TLS or plain HTTP"
+
+bad bool 'sites: [{name: a, bindings: [{listen: ":80", tls: yes}]}]' \
+    "bad.yaml:1:51: sites[0].bindings[0].tls: expected true or false; got 'yes'"
+
+# Files that cannot be read, and usage errors.
+st=$(run nope.yaml)
+expect_status "missing file" 2 "$st"
+expect_line "missing file" "$T/err" "nope.yaml: cannot open: No such file or directory"
+
+head -c 1100000 /dev/zero | tr '\0' '#' >big.yaml
+st=$(run big.yaml)
+expect_status "big file" 2 "$st"
+expect_line "big file" "$T/err" "big.yaml: file too large (the limit is 1048576 bytes)"
+
+st=$(run)
+expect_status "no file" 2 "$st"
+st=$("$CERTGATE" config frobnicate >/dev/null 2>&1; echo $?)
+expect_status "unknown action" 2 "$st"
+st=$("$CERTGATE" config check --help >/dev/null 2>&1; echo $?)
+expect_status "help" 0 "$st"
+
+# A warning does not fail the check, and says where.
+cat >warn.yaml <<'YAML'
+sites:
+  - name: a
+    ssl: require
+    bindings: [{listen: ":80"}]
+YAML
+st=$(run warn.yaml)
+expect_status warning 0 "$st"
+expect_line warning "$T/err" "warning: warn.yaml:2:5: sites[0]: site 'a' requires TLS but has no TLS binding: every request gets 403.4"
+
+if [ "$fails" -ne 0 ]; then
+    echo "config_check: $fails failure(s)"
+    exit 1
+fi
+echo "config_check: all passed"
