@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cert/pki.h"
 #include "cert/verdict.h"
 #include "http/errors.h"
 
@@ -364,6 +365,89 @@ static void test_detailed_odd_strings_and_advisory(void **state)
     free(body);
 }
 
+/* A real chain from the pki module, judged by the verdict engine. */
+static void test_real_verdict(void **state)
+{
+    char *err = NULL, *body = NULL;
+    EVP_PKEY *rk = cg_pki_keygen(CG_PKI_KEY_EC_P256, &err);
+    EVP_PKEY *ik = cg_pki_keygen(CG_PKI_KEY_EC_P256, &err);
+    EVP_PKEY *lk = cg_pki_keygen(CG_PKI_KEY_EC_P256, &err);
+    struct cg_pki_spec rs = { .profile = CG_PKI_ROOT_CA, .subject_cn = "Test Root",
+                              .path_len = -1 };
+    struct cg_pki_spec is = { .profile = CG_PKI_INTERMEDIATE_CA, .subject_cn = "Test Issuing",
+                              .path_len = -1 };
+    struct cg_pki_spec ls = { .profile = CG_PKI_CLIENT, .subject_cn = "bob",
+                              .not_before = time(NULL) - 400 * 86400,
+                              .not_after = time(NULL) - 30 * 86400 };
+    X509 *root = NULL, *inter = NULL, *leaf = NULL;
+    struct cg_trust *trust = cg_trust_new();
+    struct cg_policy policy;
+    struct cg_verdict v;
+    struct cg_error_info info;
+    size_t len;
+    const char *ct;
+    json_t *j;
+
+    assert_non_null(rk);
+    assert_non_null(ik);
+    assert_non_null(lk);
+    root = cg_pki_issue(&rs, rk, NULL, rk, &err);
+    inter = cg_pki_issue(&is, ik, root, rk, &err);
+    leaf = cg_pki_issue(&ls, lk, inter, ik, &err);
+    assert_non_null(leaf);
+    assert_int_equal(cg_trust_add_root(trust, root), CG_OK);
+    assert_int_equal(cg_trust_add_intermediate(trust, inter), CG_OK);
+    cg_policy_init(&policy);
+    assert_int_equal(cg_verdict_judge(leaf, NULL, trust, time(NULL), &policy, &v), CG_OK);
+    assert_int_equal(v.reason, CG_REASON_EXPIRED);
+    assert_true(v.path_len >= 2);
+
+    cg_error_info_cert(&info, v.reason, &v, false);
+    assert_int_equal(cg_error_render(&info, false, &body, &len, &ct), CG_OK);
+    assert_non_null(strstr(body, "403.17 - Client certificate expired"));
+    assert_non_null(strstr(body, v.path[0].not_after));
+    assert_null(strstr(body, v.path[0].sha256));
+    assert_null(strstr(body, "Test Issuing"));
+    free(body);
+
+    cg_error_info_cert(&info, v.reason, &v, true);
+    assert_int_equal(cg_error_render(&info, false, &body, &len, &ct), CG_OK);
+    assert_non_null(strstr(body, v.path[0].sha256));
+    assert_non_null(strstr(body, "Test Issuing"));
+    free(body);
+    assert_int_equal(cg_error_render(&info, true, &body, &len, &ct), CG_OK);
+    j = parse_body(body, len);
+    assert_int_equal(json_array_size(json_object_get(j, "path")), v.path_len);
+    {
+        json_t *first = json_array_get(json_object_get(j, "path"), 0);
+        assert_string_equal(json_string_value(json_object_get(first, "sha256")), v.path[0].sha256);
+    }
+    assert_true(json_array_size(json_object_get(j, "remedy")) >= 1);
+    json_decref(j);
+    free(body);
+    cg_verdict_free(&v);
+
+    /* no certificate at all */
+    assert_int_equal(cg_verdict_judge(NULL, NULL, trust, time(NULL), &policy, &v), CG_OK);
+    cg_error_info_cert(&info, v.reason, &v, false);
+    assert_int_equal(cg_error_render(&info, true, &body, &len, &ct), CG_OK);
+    j = parse_body(body, len);
+    assert_string_equal(json_string_value(json_object_get(j, "code")), "403.7");
+    assert_string_equal(json_string_value(json_object_get(j, "reason")), "cert-required");
+    json_decref(j);
+    free(body);
+    cg_verdict_free(&v);
+
+    cg_trust_unref(trust);
+    X509_free(leaf);
+    X509_free(inter);
+    X509_free(root);
+    EVP_PKEY_free(lk);
+    EVP_PKEY_free(ik);
+    EVP_PKEY_free(rk);
+    free(err);
+}
+
 static void test_want_json(void **state)
 {
     static const char *yes[] = {
@@ -396,6 +480,7 @@ int main(void)
         cmocka_unit_test(test_detailed_shows_path_root_down),
         cmocka_unit_test(test_missing_issuer),
         cmocka_unit_test(test_detailed_odd_strings_and_advisory),
+        cmocka_unit_test(test_real_verdict),
         cmocka_unit_test(test_want_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
