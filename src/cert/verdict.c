@@ -344,8 +344,10 @@ static enum weight record_weight(const struct judge *j, const struct run *r, boo
         return W_IGNORE;
     if (cg_x509_error_is_revocation(rec->err)) {
         /* A root is trusted by being in the store, not by a CRL of its own
-         * (as Windows does); its revocation state is worth a note only. */
-        if (at_anchor || j->policy->on_unknown == CG_ON_UNKNOWN_ALLOW)
+         * (as Windows does); its revocation state is worth a note only. And
+         * on a path that reaches no trusted root, no CRL could be trusted
+         * either: the missing trust is the problem to fix, not the CRL. */
+        if (at_anchor || !anchored || j->policy->on_unknown == CG_ON_UNKNOWN_ALLOW)
             return W_ADVISORY;
     }
     return W_BLOCKING;
@@ -570,7 +572,10 @@ static void revocation_date(const struct judge *j, X509 *x, char out[32])
 static char *problem_text(const struct judge *j, const struct cg_path_element *e,
                           int err, bool advisory)
 {
-    const char *tail = advisory ? " This is allowed by the policy (on_unknown: allow)." : "";
+    const char *tail = !advisory ? ""
+                       : j->policy->on_unknown == CG_ON_UNKNOWN_ALLOW
+                           ? " This is allowed by the policy (on_unknown: allow)."
+                           : " This does not count on its own: see the other problems.";
     char date[32];
 
     switch (err) {
@@ -620,13 +625,20 @@ static bool outranks(cg_reason_t a, cg_reason_t b)
     return family_order(a) > family_order(b);
 }
 
-static const char *origin_file(const struct cg_cert_origin *o, size_t n, X509 *x)
+/* The file x came from, and whether that file holds x alone. */
+static const char *origin_file(const struct cg_cert_origin *o, size_t n, X509 *x, bool *alone)
 {
+    const char *file = NULL;
+    size_t count = 0;
+
     for (size_t i = 0; i < n; i++) {
         if (o[i].cert != NULL && o[i].file != NULL && same_cert(o[i].cert, x))
-            return o[i].file;
+            file = o[i].file;
     }
-    return NULL;
+    for (size_t i = 0; file != NULL && i < n; i++)
+        count += o[i].file != NULL && strcmp(o[i].file, file) == 0;
+    *alone = count == 1;
+    return file;
 }
 
 static void colon_hex(const char *hex, char *out)
@@ -650,8 +662,10 @@ static int add_remedies(const struct judge *j, struct cg_verdict *v,
 
     if (stores == NULL)
         return CG_ERR;
-    for (size_t i = 0; i < v->path_len; i++) {
+    /* Root first: the fix nearest the root usually matters most. */
+    for (size_t i = v->path_len; i-- > 0;) {
         struct cg_path_element *e = &v->path[i];
+
         /* A CA in the wrong store: the mistake the IIS article warns about. */
         if (dir != NULL && e->cert != NULL && e->source == CG_SOURCE_ROOT_STORE &&
             !is_self_signed(e->cert) &&
@@ -670,7 +684,16 @@ static int add_remedies(const struct judge *j, struct cg_verdict *v,
             switch (p->reason) {
             case CG_REASON_UNTRUSTED_ROOT: {
                 char colon[3 * CG_SHA256_LEN + 1];
-                const char *file = e->cert ? origin_file(origins, n_origins, e->cert) : NULL;
+                bool alone = false;
+                const char *file =
+                    e->cert ? origin_file(origins, n_origins, e->cert, &alone) : NULL;
+                char *save = file != NULL && !alone
+                                 ? xasprintf("save it from %s (which holds other certificates "
+                                             "too) alone as ROOT.pem and ",
+                                             file)
+                                 : strdup("");
+                if (save == NULL)
+                    goto out;
                 colon_hex(e->sha256, colon);
                 if (e->source == CG_SOURCE_INTERMEDIATE_STORE && dir != NULL)
                     r = xasprintf("The root CA '%s' sits in %s/intermediate, where a root is "
@@ -683,9 +706,11 @@ static int add_remedies(const struct judge *j, struct cg_verdict *v,
                 else
                     r = xasprintf("The root CA '%s' is not trusted. Only if it should be: "
                                   "check that its SHA-256 thumbprint is %s with its owner, "
-                                  "by another channel, before trusting it, then run: "
+                                  "by another channel, before trusting it; then %srun: "
                                   "certgate store import %s --to root%s",
-                                  e->subject, colon, file ? file : "ROOT.pem", stores);
+                                  e->subject, colon, save, file && alone ? file : "ROOT.pem",
+                                  stores);
+                free(save);
                 break;
             }
             case CG_REASON_INCOMPLETE_CHAIN:
