@@ -110,6 +110,8 @@ static size_t push_key(struct ld *ld, const char *key)
 }
 
 static int vformat_at(struct ld *ld, char **dst, struct mark m, const char *fmt, va_list ap)
+    CG_PRINTF(4, 0);
+static int vformat_at(struct ld *ld, char **dst, struct mark m, const char *fmt, va_list ap)
 {
     char *msg = NULL;
     int rc;
