@@ -100,6 +100,7 @@ struct cg_conn {
     const char *reason;
     uint64_t bytes_sent, bytes_received;
     bool logged;
+    char code_buf[8];                      /* see respond_status() */
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -460,6 +461,26 @@ static int respond_http_error(struct cg_conn *c, cg_http_error_t e, const char *
     return respond_error(c, &info, close_conn, NULL, NULL);
 }
 
+/*
+ * For a status decided by the parser. A status without a row of its own in
+ * the error table (417) keeps its number and RFC reason phrase on the
+ * nearest row, so the client still gets the exact status.
+ */
+static int respond_status(struct cg_conn *c, int status, bool close_conn)
+{
+    struct cg_error_info info;
+
+    cg_error_info_http(&info, cg_http_error_from_status(status));
+    if (info.status != status && status >= 400 && status <= 599) {
+        snprintf(c->code_buf, sizeof(c->code_buf), "%d", status);
+        info.status = status;
+        info.substatus = 0;
+        info.code = c->code_buf;
+        info.title = cg_http_status_text(status);
+    }
+    return respond_error(c, &info, close_conn, NULL, NULL);
+}
+
 /* Static files: the answer of static.c turned into a response. */
 static int respond_static(struct cg_conn *c, const struct cg_static_root *root, const char *path,
                           size_t path_len)
@@ -581,7 +602,7 @@ static int respond(struct cg_conn *c)
     if (cg_http_path_normalize(c->req.path.p, c->req.path.len, path, cap, &path_len, &status,
                                &why) != CG_OK) {
         conn_log(c, CG_LOG_INFO, "request refused: %d: %s", status, why != NULL ? why : "bad path");
-        rc = respond_http_error(c, cg_http_error_from_status(status), NULL, false);
+        rc = respond_status(c, status, false);
         goto done;
     }
     loc = cg_conf_find_location(site, path, path_len);
@@ -785,7 +806,7 @@ static int st_head(struct cg_conn *c)
                     conn_log(c, CG_LOG_INFO, "request refused: %d: %s", status,
                              why != NULL ? why : "malformed");
                     c->have_req = false;
-                    return respond_http_error(c, cg_http_error_from_status(status), NULL, true);
+                    return respond_status(c, status, true);
                 }
             }
         }
@@ -819,8 +840,7 @@ static int st_body(struct cg_conn *c)
                 if (r == CG_ERR) {
                     conn_log(c, CG_LOG_INFO, "request refused: %d: %s", c->chunk.status,
                              c->chunk.why != NULL ? c->chunk.why : "bad chunked body");
-                    return respond_http_error(c, cg_http_error_from_status(c->chunk.status),
-                                              NULL, true);
+                    return respond_status(c, c->chunk.status, true);
                 }
                 if (c->body_total > lim->body_bytes) {
                     conn_log(c, CG_LOG_INFO, "request refused: 413: chunked body over body_bytes %zu",

@@ -5,7 +5,7 @@
       Sends stdin's bytes (with \\r \\n \\xNN escapes decoded when --escaped),
       reads until the server closes or the timeout, and prints one line:
       the statuses seen in order, then "close" or "open", e.g. "200 200 open".
-  cgtest.py table HOST PLAIN_PORT TLS_PORT SNI
+  cgtest.py table PLAIN_HOST PLAIN_PORT TLS_HOST TLS_PORT SNI
       Runs the hostile-input table read from stdin (see serve_hostile.sh);
       after every case checks that a normal request still gets a 200.
   cgtest.py slow HOST PORT INTERVAL
@@ -107,7 +107,7 @@ def cmd_send(args):
 
 
 def cmd_table(args):
-    host, plain, tlsport, sni = args[0], int(args[1]), int(args[2]), args[3]
+    phost, plain, thost, tlsport, sni = args[0], int(args[1]), args[2], int(args[3]), args[4]
     normal = b"GET / HTTP/1.1\r\nHost: " + sni.encode() + b"\r\nConnection: close\r\n\r\n"
     failures = 0
     count = 0
@@ -117,20 +117,18 @@ def cmd_table(args):
         name, where, expect, payload = [f.strip() for f in raw.split("|", 3)]
         count += 1
         data = unescape(payload)
-        if payload.startswith("REPEAT:"):
-            # REPEAT:<n>:<text>:<rest> builds oversized inputs compactly.
-            _, n, text, rest = payload.split(":", 3)
+        if payload.startswith("REPEAT~"):
+            # REPEAT~<n>~<text>~<rest> builds oversized inputs compactly.
+            _, n, text, rest = payload.split("~", 3)
             data = unescape(rest.replace("@", unescape(text).decode("latin-1") * int(n)))
         tls = where == "tls"
-        port = tlsport if tls else plain
-        if where == "tls-raw":
-            port = tlsport
+        host, port = (thost, tlsport) if where.startswith("tls") else (phost, plain)
         out, closed = exchange(host, port, data, tls, sni if tls else None, 5.0)
         got = summary(out, closed)
         ok = re.fullmatch(expect, got) is not None
         # The server must still serve a normal client afterwards, on both ports.
-        after_plain = summary(*exchange(host, plain, normal, False, None, 5.0))
-        after_tls = summary(*exchange(host, tlsport, normal, True, sni, 5.0))
+        after_plain = summary(*exchange(phost, plain, normal, False, None, 5.0))
+        after_tls = summary(*exchange(thost, tlsport, normal, True, sni, 5.0))
         alive = after_plain == "200 close" and after_tls == "200 close"
         mark = "ok  " if ok and alive else "FAIL"
         if not (ok and alive):
