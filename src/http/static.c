@@ -109,7 +109,8 @@ static int open_walk(int dirfd, const char *rel)
         }
         memcpy(comp, p, n);
         comp[n] = '\0';
-        fd = openat(cur, comp, last ? OPEN_FLAGS | O_NOFOLLOW
+        /* a trailing '/' names a directory, as it does for openat2 */
+        fd = openat(cur, comp, last ? OPEN_FLAGS | O_NOFOLLOW | (slash != NULL ? O_DIRECTORY : 0)
                                     : O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (cur != dirfd) {
             int e = errno;

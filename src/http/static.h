@@ -62,7 +62,9 @@ struct cg_static_result {
     cg_http_error_t error;     /* when status >= 400: 403.14, 404, 405, 416, 500 */
     int fd;                    /* 200/206 on GET: open file, OWNED BY THE CALLER
                                   (send length bytes from offset with sendfile or
-                                  pread, then close, or call cg_static_result_release);
+                                  pread, then close, or call cg_static_result_release;
+                                  opened O_NONBLOCK so a FIFO cannot stall the
+                                  loop, which changes nothing for regular files);
                                   -1 otherwise (HEAD gets no descriptor) */
     uint64_t offset, length;   /* body bytes to send (also for HEAD: Content-Length) */
     uint64_t size;             /* whole file size */

@@ -267,6 +267,7 @@ static void test_not_found_and_methods(void **state)
 
     EXPECT(root, "GET", "/nope", 404);
     EXPECT(root, "GET", "/hello.txt/x", 404);
+    EXPECT(root, "GET", "/hello.txt/", 404);
     EXPECT(root, "GET", "/sub/nope.html", 404);
     EXPECT(root, "GET", "/fifo", 404);   /* and does not block */
 
@@ -327,6 +328,7 @@ static void test_fallback_walk(void **state)
     EXPECT(root, "GET", "/abs", 404);
     EXPECT(root, "GET", "/fifo", 404);
     EXPECT(root, "GET", "/nope", 404);
+    EXPECT(root, "GET", "/hello.txt/", 404);
     cg_static_use_openat2(true);
 }
 
