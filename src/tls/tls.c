@@ -114,32 +114,71 @@ static long find_host(const struct cg_tls_listener *tl, const char *name)
     return -1;
 }
 
-static int sni_cb(SSL *ssl, int *alert, void *arg)
+/* Moves the handshake to the SSL_CTX of site `entry`. */
+static int switch_site(struct cg_tls_listener *tl, SSL *ssl, struct cg_tls_peer *peer,
+                       size_t entry)
 {
-    struct cg_tls_listener *tl = arg;
-    struct cg_tls_peer *peer = cg_tls_peer_of(ssl);
-    const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-    long entry;
-    SSL_CTX *ctx;
+    SSL_CTX *ctx = tl->ctx[entry];
 
-    (void)alert;
-    if (name == NULL || peer == NULL)
-        return SSL_TLSEXT_ERR_OK;
-    peer->sni_present = true;
-    entry = find_host(tl, name);
-    if (entry < 0)
-        return SSL_TLSEXT_ERR_OK;   /* unknown name: the default site's certificate */
-    peer->sni_matched = true;
-    if ((size_t)entry == peer->sni_entry)
-        return SSL_TLSEXT_ERR_OK;
-    ctx = tl->ctx[entry];
-    peer->sni_entry = (size_t)entry;
+    if (entry == peer->sni_entry)
+        return CG_OK;
+    peer->sni_entry = entry;
     /* SSL_set_SSL_CTX swaps the certificate and the session id context but
      * not the verify mode, which is per SSL once created. */
     if (SSL_set_SSL_CTX(ssl, ctx) == NULL)
-        return SSL_TLSEXT_ERR_ALERT_FATAL;
+        return CG_ERR;
     SSL_set_verify(ssl, SSL_CTX_get_verify_mode(ctx), SSL_CTX_get_verify_callback(ctx));
-    return SSL_TLSEXT_ERR_OK;
+    return CG_OK;
+}
+
+/*
+ * Picks the site from the server_name extension before anything else of the
+ * ClientHello is processed. The servername callback would be too late:
+ * OpenSSL looks up the session to resume (and stamps a new session with its
+ * session id context) before it runs, so sessions would not be scoped to
+ * the site.
+ */
+static int client_hello_cb(SSL *ssl, int *alert, void *arg)
+{
+    struct cg_tls_listener *tl = arg;
+    struct cg_tls_peer *peer = cg_tls_peer_of(ssl);
+    const unsigned char *p = NULL;
+    size_t len = 0, list_len, name_len;
+    char name[256];
+    long entry;
+
+    (void)alert;
+    if (peer == NULL || peer->sni_present)
+        return SSL_CLIENT_HELLO_SUCCESS;   /* a second ClientHello (HRR) keeps the first choice */
+    if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) != 1)
+        return SSL_CLIENT_HELLO_SUCCESS;   /* no SNI: the default site */
+    /* RFC 6066 3: ServerNameList <2 bytes length>, then name_type (0 = host_name),
+     * HostName <2 bytes length>. Only the first entry counts. */
+    if (len < 5)
+        goto bad;
+    list_len = ((size_t)p[0] << 8) | p[1];
+    if (list_len + 2 != len || p[2] != 0)
+        goto bad;
+    name_len = ((size_t)p[3] << 8) | p[4];
+    if (name_len == 0 || name_len + 5 > len || name_len >= sizeof(name))
+        goto bad;
+    memcpy(name, p + 5, name_len);
+    name[name_len] = '\0';
+    if (memchr(name, '\0', name_len) != NULL)
+        goto bad;
+    peer->sni_present = true;
+    entry = find_host(tl, name);
+    if (entry < 0)
+        return SSL_CLIENT_HELLO_SUCCESS;   /* unknown name: the default site's certificate */
+    peer->sni_matched = true;
+    if (switch_site(tl, ssl, peer, (size_t)entry) != CG_OK) {
+        *alert = SSL_AD_INTERNAL_ERROR;
+        return SSL_CLIENT_HELLO_ERROR;
+    }
+    return SSL_CLIENT_HELLO_SUCCESS;
+bad:
+    *alert = SSL_AD_DECODE_ERROR;
+    return SSL_CLIENT_HELLO_ERROR;
 }
 
 /* The session id context scopes resumption to one site and its certificate
@@ -229,8 +268,7 @@ static SSL_CTX *site_ctx_new(struct cg_tls_listener *tl, const struct cg_conf_li
         goto fail;
     }
     SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, NULL);
-    SSL_CTX_set_tlsext_servername_callback(ctx, sni_cb);
-    SSL_CTX_set_tlsext_servername_arg(ctx, tl);
+    SSL_CTX_set_client_hello_cb(ctx, client_hello_cb, tl);
     if (b->negotiate_client_certificate) {
         /* Ask, never require: a missing or bad certificate is answered in
          * HTTP by the request layer. */
