@@ -269,6 +269,51 @@ static const char *expectation(const struct dir *d, char *buf, size_t size)
     }
 }
 
+/* Edit distance, for "did you mean"; keys are short. */
+static size_t distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), row[64];
+
+    if (la >= 63 || lb >= 63)
+        return SIZE_MAX;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (row[j] + 1 < best)
+                best = row[j] + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* " (did you mean 'x'?)" when word is a likely typo of one of the
+ * candidates (NULL-terminated via the accessor), else "". */
+static void suggest(const char *word, const char *const *cands, size_t n, char *buf, size_t size)
+{
+    size_t best = SIZE_MAX, best_i = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        size_t d = distance(word, cands[i]);
+        if (d < best) {
+            best = d;
+            best_i = i;
+        }
+    }
+    /* Close enough to be a typo, not a different word. */
+    if (n > 0 && best <= 2 && best * 3 <= strlen(word))
+        snprintf(buf, size, " (did you mean '%s'?)", cands[best_i]);
+}
+
 /* Parses a scalar for directive d and stores it into obj. */
 static int set_value(struct ld *ld, const struct dir *d, const struct cg_ynode *v, void *obj)
 {
@@ -338,6 +383,16 @@ static int set_value(struct ld *ld, const struct dir *d, const struct cg_ynode *
         return err_node(ld, v, "expected %s from %s to %s; got %s", expectation(d, exp, sizeof(exp)),
                         lo, hi, cg_ytree_describe(v, got, sizeof(got)));
     }
+    if (rc != CG_OK && d->type == T_ENUM) {
+        const char *cands[16];
+        size_t nc = 0;
+        char hint[96];
+        for (const struct cg_conf_enum_name *e = d->names; e->name != NULL && nc < 16; e++)
+            cands[nc++] = e->name;
+        suggest(v->text, cands, nc, hint, sizeof(hint));
+        return err_node(ld, v, "expected %s; got %s%s", expectation(d, exp, sizeof(exp)),
+                        cg_ytree_describe(v, got, sizeof(got)), hint);
+    }
     if (rc != CG_OK)
         return err_node(ld, v, "expected %s; got %s", expectation(d, exp, sizeof(exp)),
                         cg_ytree_describe(v, got, sizeof(got)));
@@ -351,51 +406,20 @@ static int set_value(struct ld *ld, const struct dir *d, const struct cg_ynode *
 
 /* ---- tables ------------------------------------------------------------------ */
 
-/* Edit distance, for "did you mean"; keys are short. */
-static size_t distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b), row[64];
-
-    if (la >= 63 || lb >= 63)
-        return SIZE_MAX;
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (a[i - 1] != b[j - 1]);
-            if (row[j] + 1 < best)
-                best = row[j] + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
 static int unknown_key(struct ld *ld, const struct table *t, const struct cg_ynode *k)
 {
-    char valid[512], hint[96] = "";
-    size_t used = 0, best = SIZE_MAX, best_i = 0;
+    char valid[512], hint[96];
+    const char *cands[MAX_DIRS];
+    size_t used = 0;
 
     valid[0] = '\0';
     for (size_t i = 0; i < t->n; i++) {
         int n = snprintf(valid + used, sizeof(valid) - used, "%s%s", i ? ", " : "", t->dirs[i].key);
         if (n > 0 && used + (size_t)n < sizeof(valid))
             used += (size_t)n;
-        size_t dist = distance(k->text, t->dirs[i].key);
-        if (dist < best) {
-            best = dist;
-            best_i = i;
-        }
+        cands[i] = t->dirs[i].key;
     }
-    /* Close enough to be a typo, not a different word. */
-    if (best <= 2 && best < strlen(t->dirs[best_i].key))
-        snprintf(hint, sizeof(hint), " (did you mean '%s'?)", t->dirs[best_i].key);
+    suggest(k->text, cands, t->n, hint, sizeof(hint));
     return err_node(ld, k, "unknown key '%.60s'%s; valid keys: %s", k->text, hint, valid);
 }
 
@@ -876,6 +900,14 @@ static const struct dir top_dirs[] = {
 };
 static const struct table top_table = {top_dirs, CG_ARRAY_LEN(top_dirs)};
 
+/* Positions are recorded per key index, so no table may outgrow them. */
+_Static_assert(CG_ARRAY_LEN(top_dirs) <= MAX_DIRS, "top_dirs");
+_Static_assert(CG_ARRAY_LEN(site_dirs) <= MAX_DIRS, "site_dirs");
+_Static_assert(CG_ARRAY_LEN(limits_dirs) <= MAX_DIRS, "limits_dirs");
+_Static_assert(CG_ARRAY_LEN(rev_dirs) <= MAX_DIRS, "rev_dirs");
+_Static_assert(CG_ARRAY_LEN(binding_dirs) <= MAX_DIRS, "binding_dirs");
+_Static_assert(CG_ARRAY_LEN(location_dirs) <= MAX_DIRS, "location_dirs");
+
 /* ---- merge and validate ------------------------------------------------------ */
 
 static void policy_from(const struct cg_conf_revocation *r, cg_purpose_t purpose,
@@ -1160,6 +1192,13 @@ out:
 static void add_warnings(struct ld *ld)
 {
     struct cg_conf *c = ld->conf;
+    bool any_wants = false;
+
+    for (size_t si = 0; si < c->n_sites; si++)
+        any_wants = any_wants || site_wants_certificates(&c->sites[si]);
+    if (any_wants && c->stores == NULL)
+        warn_at(ld, ld->top.at, "client certificates are accepted or required but no 'stores:' "
+                "is set: no certificate can be trusted (403.16 untrusted-root)");
 
     for (size_t si = 0; si < c->n_sites; si++) {
         const struct cg_conf_site *s = &c->sites[si];

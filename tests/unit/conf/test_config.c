@@ -307,7 +307,7 @@ static const struct bad_case bad_cases[] = {
     {"client_certificate_purpose: email\n" MIN_SITES,
      "t.yaml:1:29: client_certificate_purpose: expected one of client | server | any; got 'email'"},
     {"revocation: {mode: ocsp-crl}\n" MIN_SITES,
-     "t.yaml:1:20: revocation.mode: expected one of off | crl | ocsp | ocsp+crl; got 'ocsp-crl'"},
+     "t.yaml:1:20: revocation.mode: expected one of off | crl | ocsp | ocsp+crl; got 'ocsp-crl' (did you mean 'ocsp+crl'?)"},
     {"revocation: {scope: root}\n" MIN_SITES,
      "t.yaml:1:21: revocation.scope: expected one of leaf | chain; got 'root'"},
     {"revocation: {on_unknown: maybe}\n" MIN_SITES,
@@ -359,7 +359,7 @@ static const struct bad_case bad_cases[] = {
     {"sites:\n  - name: a\n    symlinks: allow\n    bindings: [{listen: ':80'}]\n",
      "t.yaml:3:15: sites[0].symlinks: expected one of refuse | follow; got 'allow'"},
     {"sites:\n  - name: a\n    ssl: required\n    bindings: [{listen: ':80'}]\n",
-     "t.yaml:3:10: sites[0].ssl: expected one of allow | require; got 'required'"},
+     "t.yaml:3:10: sites[0].ssl: expected one of allow | require; got 'required' (did you mean 'require'?)"},
     {"sites:\n  - name: a\n    client_certificates: optional\n    bindings: [{listen: ':80'}]\n",
      "t.yaml:3:26: sites[0].client_certificates: expected one of ignore | accept | require; got 'optional'"},
     {"sites:\n  - name: a\n    client_certificate: require\n    bindings: [{listen: ':80'}]\n",
@@ -552,6 +552,7 @@ static void test_bounds(void **state)
 static void test_merge(void **state)
 {
     struct cg_conf *c = load_ok(
+        "stores: ./stores\n"
         "revocation: {mode: crl, scope: leaf, on_unknown: allow, timeout: 2s,\n"
         "             ocsp_responder: 'http://ocsp.example/', max_crl_age: 1d}\n"
         "client_certificate_purpose: any\n"
@@ -639,7 +640,7 @@ static void test_merge(void **state)
     /* The explicit false while the site requires: loads, with a warning. */
     assert_int_equal(c->n_warnings, 1);
     check_message("warning", c->warnings[0],
-                  "t.yaml:29:40: sites[2].bindings[0]: binding 127.0.0.1:8443 does not ask for "
+                  "t.yaml:30:40: sites[2].bindings[0]: binding 127.0.0.1:8443 does not ask for "
                   "a client certificate in the handshake, but site 'explicit' accepts or requires "
                   "one: requests that need it get 403.7");
     cg_conf_unref(c);
@@ -665,10 +666,13 @@ static void test_warnings(void **state)
         "    ssl: require\n"
         "    client_certificates: require\n"
         "    bindings: [{listen: ':80'}]\n");
-    assert_int_equal(c->n_warnings, 2);
+    assert_int_equal(c->n_warnings, 3);
     check_message("w0", c->warnings[0],
-                  "t.yaml:2:5: sites[0]: site 'a' wants client certificates but has no TLS binding");
+                  "t.yaml:1:1: client certificates are accepted or required but no 'stores:' is "
+                  "set: no certificate can be trusted (403.16 untrusted-root)");
     check_message("w1", c->warnings[1],
+                  "t.yaml:2:5: sites[0]: site 'a' wants client certificates but has no TLS binding");
+    check_message("w2", c->warnings[2],
                   "t.yaml:2:5: sites[0]: site 'a' requires TLS but has no TLS binding: every "
                   "request gets 403.4");
     cg_conf_unref(c);
