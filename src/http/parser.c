@@ -38,6 +38,46 @@ static const unsigned char cg_ctype[256] = {
 #define IS(c, cls) (cg_ctype[(unsigned char)(c)] & (cls))
 #define IS_OWS(c) ((c) == ' ' || (c) == '\t')
 
+/*
+ * Eight octets at a time for the long runs (targets, header values): a word
+ * test says whether any octet of the word may end the run; only then does
+ * the table loop look at octets one by one. The word is loaded with memcpy
+ * (one unaligned load) and only when 8 octets remain before `end`.
+ */
+#define W_ONES 0x0101010101010101ULL
+#define W_HIGH 0x8080808080808080ULL
+/* Any octet below n (n <= 128)? Octets >= 0x80 never match. */
+#define W_HAS_LESS(w, n) (((w) - W_ONES * (n)) & ~(w) & W_HIGH)
+#define W_HAS_ZERO(w) W_HAS_LESS(w, 1)
+#define W_HAS_BYTE(w, c) W_HAS_ZERO((w) ^ (W_ONES * (c)))
+
+/* Skips whole words of field-content octets other than HTAB (which the
+ * table loop then takes). */
+static inline const char *skip_value_words(const char *p, const char *end)
+{
+    while (end - p >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        if (W_HAS_LESS(w, 0x20) | W_HAS_BYTE(w, 0x7f))
+            break;
+        p += 8;
+    }
+    return p;
+}
+
+/* Skips whole words of request-target octets (0x21-0x7E but '#'). */
+static inline const char *skip_target_words(const char *p, const char *end)
+{
+    while (end - p >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        if ((w & W_HIGH) | W_HAS_LESS(w, 0x21) | W_HAS_BYTE(w, 0x7f) | W_HAS_BYTE(w, '#'))
+            break;
+        p += 8;
+    }
+    return p;
+}
+
 /* The longest Content-Length accepted: what fits an off_t. */
 #define CG_CONTENT_LENGTH_MAX ((uint64_t)INT64_MAX)
 
@@ -377,6 +417,7 @@ static int parse_request_line(struct head_state *st, struct cg_http_request *req
     req->method.len = (size_t)(p - m);
 
     const char *t = ++p;
+    p = skip_target_words(p, end);
     while (p < end && IS(*p, CT_TARGET))
         p++;
     if ((size_t)(p - t) > max_target)
@@ -433,6 +474,7 @@ static int parse_headers(struct head_state *st, struct cg_http_request *req, siz
         while (p < end && IS_OWS(*p))
             p++;
         const char *v = p;
+        p = skip_value_words(p, end);
         while (p < end && IS(*p, CT_VALUE))
             p++;
         if (p == end)
@@ -500,8 +542,7 @@ long cg_http_parse_request(const char *buf, size_t len, const struct cg_http_lim
                                                  : limits->max_header_bytes / 2;
     long rc;
 
-    memset(req, 0, sizeof(*req));
-    req->headers = headers;
+    *req = (struct cg_http_request){ .headers = headers };
     st.p = buf;
     st.end = buf + (len < limits->max_header_bytes ? len : limits->max_header_bytes);
     st.at_limit = len >= limits->max_header_bytes;
@@ -617,7 +658,9 @@ static int chunk_step(struct cg_chunked_decoder *d, unsigned char c)
     if (s <= CK_SIZE_LF) {
         if (++d->line_bytes > CG_CHUNK_LINE_MAX)
             return chunk_fail(d, 400, "chunk-size line too long");
-    } else if (s >= CK_TRAILER_START) {
+    } else if (s >= CK_TRAILER_START && s <= CK_TRAILER_LF && !(s == CK_TRAILER_START && c == '\r')) {
+        /* Trailer field lines count; the CRLF that ends the body does not,
+         * so that a limit of 0 means "no trailers". */
         if (++d->trailer_bytes > d->max_trailer_bytes)
             return chunk_fail(d, 431, "trailer section too large");
     }

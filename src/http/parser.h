@@ -122,7 +122,9 @@ long cg_http_parse_request(const char *buf, size_t len, const struct cg_http_lim
  * Finds the end of a head (the first CRLFCRLF) in buf[0..len), resuming the
  * search at `from` (the previous len; 0 the first time). Returns the offset
  * just past the blank line, or 0 when it is not there yet. It does not
- * validate: only cg_http_parse_request() decides whether the head is good.
+ * validate: only cg_http_parse_request() decides whether the head is good,
+ * and may still answer CG_AGAIN when the blank line found was one of the
+ * empty lines allowed before the request line.
  */
 size_t cg_http_head_complete(const char *buf, size_t len, size_t from);
 
@@ -134,7 +136,8 @@ size_t cg_http_head_complete(const char *buf, size_t len, size_t from);
  * discarded (within max_trailer_bytes).
  *
  * Initialise with cg_chunked_init() (or zero the struct and set
- * max_trailer_bytes). Fields other than max_trailer_bytes are private,
+ * max_trailer_bytes, which counts the octets of trailer field lines; 0
+ * refuses any trailer field). Fields other than max_trailer_bytes are private,
  * except `remaining` (payload bytes still to come in the current chunk,
  * which lets a caller refuse an oversized body early) and, after CG_ERR,
  * `status` (400 for bad framing, 431 for trailers over the limit) and

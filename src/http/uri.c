@@ -143,6 +143,21 @@ done:
 
 /* ---- Host ---- */
 
+/* Octets of a DNS-style label: letters, digits, '-', '_'. */
+static const unsigned char host_char[256] = {
+    ['-'] = 1, ['_'] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,
+    ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1,
+    ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
+    ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,
+    ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1,
+    ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
+    ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,
+    ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
+};
+
 static int parse_port(const char *p, const char *end, int *port)
 {
     size_t n = (size_t)(end - p);
@@ -185,21 +200,18 @@ int cg_http_host_normalize(const char *in, size_t len, char *out, size_t out_cap
         host_end = close + 1;
         rest = host_end;
     } else {
-        size_t label = 0;
-        const char *c = in;
+        const char *c = in, *label = in;
         for (; c < end && *c != ':'; c++) {
-            unsigned char ch = (unsigned char)*c;
-            if (ch == '.') {
-                if (label == 0)
+            if (*c == '.') {
+                if (c == label || c - label > 63)
                     return CG_ERR;
-                label = 0;
-                continue;
+                label = c + 1;
+            } else if (!host_char[(unsigned char)*c]) {
+                return CG_ERR;
             }
-            if (!(IS_DIGIT(ch) || (lower(ch) >= 'a' && lower(ch) <= 'z') || ch == '-' || ch == '_'))
-                return CG_ERR;
-            if (++label > 63)
-                return CG_ERR;
         }
+        if (c - label > 63)
+            return CG_ERR;
         host_end = c;
         rest = c;
         /* One trailing dot (a fully qualified name) is the same host. */

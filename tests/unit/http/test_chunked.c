@@ -230,6 +230,34 @@ static void test_line_limit(void **state)
     guard_release(&g);
 }
 
+static void test_trailer_limit(void **state)
+{
+    (void)state;
+    /* "X: " + value + CRLF is exactly MAX_TRAILER octets, then one more. */
+    for (size_t extra = 0; extra <= 1; extra++) {
+        char in[MAX_TRAILER + 16];
+        size_t len = 0, value = MAX_TRAILER - 5 + extra, consumed, got;
+        memcpy(in, "0\r\nX: ", 6);
+        len = 6;
+        memset(in + len, 'v', value);
+        len += value;
+        memcpy(in + len, "\r\n\r\n", 4);
+        len += 4;
+        struct guarded g = guard_place(in, len);
+        struct cg_chunked_decoder d;
+        cg_chunked_init(&d, MAX_TRAILER);
+        int rc = cg_chunked_decode(&d, g.p, len, &consumed, &got);
+        guard_release(&g);
+        if (extra == 0) {
+            assert_int_equal(rc, CG_OK);
+            assert_int_equal(consumed, len);
+        } else {
+            assert_int_equal(rc, CG_ERR);
+            assert_int_equal(d.status, 431);
+        }
+    }
+}
+
 static void test_large_size_and_remaining(void **state)
 {
     (void)state;
@@ -256,6 +284,16 @@ static void test_zeroed_decoder(void **state)
     assert_int_equal(cg_chunked_decode(&d, in, strlen(in), &consumed, &got), CG_OK);
     assert_int_equal(got, 2);
     assert_memory_equal(in, "ok", 2);
+
+    /* A limit of 0 refuses trailer fields but not the end of the body. */
+    struct cg_chunked_decoder z = {0};
+    char end[] = "0\r\n\r\n";
+    assert_int_equal(cg_chunked_decode(&z, end, strlen(end), &consumed, &got), CG_OK);
+    assert_int_equal(consumed, 5);
+    struct cg_chunked_decoder t = {0};
+    char trailer[] = "0\r\nX: y\r\n\r\n";
+    assert_int_equal(cg_chunked_decode(&t, trailer, strlen(trailer), &consumed, &got), CG_ERR);
+    assert_int_equal(t.status, 431);
 }
 
 int main(void)
@@ -267,6 +305,7 @@ int main(void)
         cmocka_unit_test(test_byte_at_a_time),
         cmocka_unit_test(test_rejects),
         cmocka_unit_test(test_line_limit),
+        cmocka_unit_test(test_trailer_limit),
         cmocka_unit_test(test_large_size_and_remaining),
         cmocka_unit_test(test_zeroed_decoder),
     };

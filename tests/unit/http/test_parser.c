@@ -482,25 +482,35 @@ static const char typical[] =
     "\r\n";
 
 /* Not a pass/fail figure (sanitizer and debug builds are slow): it prints
- * the cost per parse so that a release build can be read off the log. */
+ * the cost per parse so that a release build can be read off the log. The
+ * best of several batches is reported, as other work on the machine only
+ * ever adds time. */
 static void test_speed(void **state)
 {
     (void)state;
     struct guarded g = guard_place(typical, sizeof(typical) - 1);
     struct cg_http_header headers[MAX_HEADERS];
     struct cg_http_request req = { .headers = headers };
-    const long rounds = 200000;
-    struct timespec a, b;
+    const long batches = 20, rounds = 20000;
+    double best = 1e30;
     long sum = 0;
 
-    clock_gettime(CLOCK_MONOTONIC, &a);
-    for (long i = 0; i < rounds; i++)
-        sum += cg_http_parse_request(g.p, sizeof(typical) - 1, &limits, &req, NULL, NULL);
-    clock_gettime(CLOCK_MONOTONIC, &b);
+    for (long b = 0; b < batches; b++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (long i = 0; i < rounds; i++)
+            sum += cg_http_parse_request(g.p, sizeof(typical) - 1, &limits, &req, NULL, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double ns = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) /
+                    (double)rounds;
+        if (ns < best)
+            best = ns;
+    }
     guard_release(&g);
-    assert_int_equal(sum, rounds * (long)(sizeof(typical) - 1));
-    double ns = ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / (double)rounds;
-    print_message("parse of a %zu-byte request: %.0f ns\n", sizeof(typical) - 1, ns);
+    assert_int_equal(sum, batches * rounds * (long)(sizeof(typical) - 1));
+    assert_int_equal(req.n_headers, 7);
+    print_message("parse of a %zu-byte request: %.0f ns (best of %ld x %ld)\n",
+                  sizeof(typical) - 1, best, batches, rounds);
 }
 
 int main(void)
