@@ -396,10 +396,9 @@ static int set_value(struct ld *ld, const struct dir *d, const struct cg_ynode *
     if (rc != CG_OK)
         return err_node(ld, v, "expected %s; got %s", expectation(d, exp, sizeof(exp)),
                         cg_ytree_describe(v, got, sizeof(got)));
-    if (d->type == T_MS || d->type == T_SECONDS) {
-        if (d->type == T_SECONDS)
-            n /= 1000;
-    }
+    /* Bounds are in milliseconds for both duration types; the field is not. */
+    if (d->type == T_SECONDS)
+        n /= 1000;
     put_uint(obj, d, n);
     return CG_OK;
 }
@@ -812,9 +811,6 @@ static int read_list(struct ld *ld, const struct cg_ynode *v, const char *what, 
     *n = v->n;
     for (size_t i = 0; i < v->n; i++) {
         size_t old = path_push(ld, "[%zu]", i);
-        struct cg_conf_binding *b = (struct cg_conf_binding *)(void *)((char *)*items + i * size);
-        if (t == &binding_table)
-            b->listener = SIZE_MAX;
         if (apply_defaults(ld, t, (char *)*items + i * size) != CG_OK ||
             apply_table(ld, t, v->items[i], (char *)*items + i * size, &(*metas)[i], keys) != CG_OK)
             return CG_ERR;
@@ -842,9 +838,30 @@ static int set_bindings(struct ld *ld, const struct dir *d, const struct cg_ynod
     return rc;
 }
 
+/* Site names appear in logs, metrics labels and session contexts: keep
+ * them to characters that need no quoting anywhere. */
+static int set_site_name(struct ld *ld, const struct dir *d, const struct cg_ynode *v, void *obj)
+{
+    struct cg_conf_site *s = obj;
+    char got[80];
+    bool ok = v->kind == CG_YSCALAR && v->len > 0 && v->len <= 64;
+
+    for (size_t i = 0; ok && i < v->len; i++) {
+        char ch = v->text[i];
+        ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+             ch == '-' || ch == '_' || ch == '.';
+    }
+    if (!ok)
+        return err_node(ld, v, "expected a name of up to 64 letters, digits, '-', '_' or '.'; "
+                        "got %s", cg_ytree_describe(v, got, sizeof(got)));
+    free(s->name);
+    s->name = strdup(v->text);
+    return s->name != NULL ? CG_OK : err_node(ld, v, "out of memory");
+}
+
 #define SITE(f) FIELD(struct cg_conf_site, f)
 static const struct dir site_dirs[] = {
-    {"name", T_STRING, SITE(name), 1, 0, NULL, NULL, NULL, DIR_REQUIRED},
+    {"name", T_CUSTOM, 0, 0, 0, 0, NULL, set_site_name, NULL, DIR_REQUIRED},
     {"hostnames", T_CUSTOM, 0, 0, 0, 0, NULL, set_hostnames, NULL, 0},
     {"root", T_PATH, SITE(root), 0, 0, NULL, NULL, NULL, 0},
     {"symlinks", T_ENUM, SITE(follow_symlinks), 0, 0, cg_conf_symlinks_names, NULL, "refuse", 0},
@@ -1300,8 +1317,7 @@ static void free_metas(struct ld *ld)
 
 void cg_limits_init(struct cg_limits *l)
 {
-    struct cg_conf c;
-    struct ld ld = {.name = "(defaults)", .base_dir = "/", .conf = &c};
+    struct ld ld = {.name = "(defaults)", .base_dir = "/"};
 
     memset(l, 0, sizeof(*l));
     /* The table is the one source of the defaults; they cannot fail. */

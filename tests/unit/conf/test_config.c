@@ -343,7 +343,14 @@ static const struct bad_case bad_cases[] = {
     {"sites:\n  - bindings: [{listen: ':80'}]\n",
      "t.yaml:2:5: sites[0]: missing key 'name' (name, hostnames, root, bindings, ...)"},
     {"sites:\n  - name: ''\n    bindings: [{listen: ':80'}]\n",
-     "t.yaml:2:11: sites[0].name: expected a string; got ''"},
+     "t.yaml:2:11: sites[0].name: expected a name of up to 64 letters, digits, '-', '_' or "
+     "'.'; got ''"},
+    {"sites:\n  - name: 'my site'\n    bindings: [{listen: ':80'}]\n",
+     "t.yaml:2:11: sites[0].name: expected a name of up to 64 letters, digits, '-', '_' or "
+     "'.'; got 'my site'"},
+    {"sites:\n  - name: [a]\n    bindings: [{listen: ':80'}]\n",
+     "t.yaml:2:11: sites[0].name: expected a name of up to 64 letters, digits, '-', '_' or "
+     "'.'; got a sequence"},
     {"sites:\n  - name: a\n", "t.yaml:2:5: sites[0]: missing key 'bindings' (name, hostnames, root, bindings, ...)"},
     {"sites:\n  - name: a\n    bindings: []\n",
      "t.yaml:3:15: sites[0].bindings: a site needs at least one binding (- listen: \"127.0.0.1:8443\")"},
