@@ -14,6 +14,7 @@
 #include "cert/verdict.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,20 +170,21 @@ struct judge {
     int retries;
 };
 
+static void add_record(struct run *r, int err, int depth);
+
 /* Records and continues: the verdict is decided afterwards, on everything. */
 static int record_cb(int ok, X509_STORE_CTX *ctx)
 {
     struct run *r = X509_STORE_CTX_get_app_data(ctx);
     int err = X509_STORE_CTX_get_error(ctx), depth = X509_STORE_CTX_get_error_depth(ctx);
 
-    if (ok || r == NULL)
+    if (ok)
         return 1;
-    for (size_t i = 0; i < r->n_recs; i++) {
-        if (r->recs[i].err == err && r->recs[i].depth == depth)
-            return 1;
-    }
-    if (r->n_recs < CG_VERDICT_MAX_RECORDS)
-        r->recs[r->n_recs++] = (struct record){.err = err, .depth = depth};
+    /* A nested verification (the path of a CRL's signer) has no recorder:
+     * let OpenSSL's own answer stand, so that a bad CRL path fails the CRL. */
+    if (r == NULL)
+        return 0;
+    add_record(r, err, depth);
     return 1;
 }
 
@@ -241,6 +243,43 @@ static bool excludes_a_root(const struct judge *j, STACK_OF(X509) *excl)
     return false;
 }
 
+static void add_record(struct run *r, int err, int depth)
+{
+    for (size_t i = 0; i < r->n_recs; i++) {
+        if (r->recs[i].err == err && r->recs[i].depth == depth)
+            return;
+    }
+    if (r->n_recs < CG_VERDICT_MAX_RECORDS)
+        r->recs[r->n_recs++] = (struct record){.err = err, .depth = depth};
+}
+
+/* The EKU bits x must carry for the policy's purpose. */
+static uint32_t purpose_xku(const struct cg_policy *p)
+{
+    return p->purpose == CG_PURPOSE_SERVER ? XKU_SSL_SERVER : XKU_SSL_CLIENT;
+}
+
+/* The strict EKU modes, which OpenSSL has no flag for. */
+static void check_strict_eku(const struct judge *j, struct run *r)
+{
+    int n = sk_X509_num(r->chain), last;
+
+    if (j->policy->eku_mode == CG_EKU_LENIENT || j->policy->purpose == CG_PURPOSE_ANY)
+        return;
+    /* The anchor's own EKU is a constraint of the anchor, checked or not with those. */
+    last = j->policy->eku_mode == CG_EKU_STRICT ? n - 2 : 0;
+    for (int d = 0; d <= last && d < n; d++) {
+        X509 *x = sk_X509_value(r->chain, d);
+        uint32_t xku = X509_get_extended_key_usage(x);
+        bool has_eku = (X509_get_extension_flags(x) & EXFLAG_XKUSAGE) != 0;
+        bool bad = !has_eku || !(xku & purpose_xku(j->policy));
+        if (d == 0 && (xku & (XKU_CODE_SIGN | XKU_OCSP_SIGN | XKU_TIMESTAMP)) && has_eku)
+            bad = true;
+        if (bad)
+            add_record(r, X509_V_ERR_INVALID_PURPOSE, d);
+    }
+}
+
 /* One X509_verify_cert, with the certificates in `excl` kept out of reach. */
 static int run_verify(const struct judge *j, STACK_OF(X509) *excl, struct run *r)
 {
@@ -274,6 +313,9 @@ static int run_verify(const struct judge *j, STACK_OF(X509) *excl, struct run *r
     X509_VERIFY_PARAM_set_flags(param, verify_flags(j));
     X509_VERIFY_PARAM_set_depth(param, j->policy->max_depth > 0 ? j->policy->max_depth
                                                                 : CG_VERDICT_DEFAULT_DEPTH);
+    /* 80 bits of security at least: refuses MD5 and SHA-1 signatures and
+     * keys under 1024 bits, keeps the 1024-bit CAs still found in the wild. */
+    X509_VERIFY_PARAM_set_auth_level(param, 1);
     if (j->policy_oids != NULL) {
         /* set1 copies: the judge keeps its own stack for the next run */
         if (!X509_VERIFY_PARAM_set1_policies(param, j->policy_oids))
@@ -283,6 +325,8 @@ static int run_verify(const struct judge *j, STACK_OF(X509) *excl, struct run *r
         r->setup_error = X509_STORE_CTX_get_error(ctx) ? X509_STORE_CTX_get_error(ctx)
                                                          : X509_V_ERR_UNSPECIFIED;
     r->chain = X509_STORE_CTX_get1_chain(ctx);
+    if (r->chain != NULL)
+        check_strict_eku(j, r);
     if (r->chain == NULL) {
         r->chain = sk_X509_new_null();
         if (r->chain == NULL || !X509_up_ref(j->leaf))
@@ -316,21 +360,48 @@ static bool run_anchored(const struct judge *j, const struct run *r)
 }
 
 /* Errors that the anchor's own certificate raises and RFC 5280 anchors skip. */
-static bool anchor_exempt(int err)
+static bool anchor_exempt(const struct cg_policy *p, int err)
 {
     switch (err) {
     case X509_V_ERR_CERT_HAS_EXPIRED:
     case X509_V_ERR_CERT_NOT_YET_VALID:
+        return p->anchor_skip_validity;
     case X509_V_ERR_INVALID_CA:
     case X509_V_ERR_INVALID_NON_CA:
     case X509_V_ERR_KEYUSAGE_NO_CERTSIGN:
     case X509_V_ERR_PATH_LENGTH_EXCEEDED:
     case X509_V_ERR_INVALID_PURPOSE:
     case X509_V_ERR_INVALID_EXTENSION:
-        return true;
+        return p->anchor_skip_constraints;
     default:
         return false;
     }
+}
+
+/* Microsoft's application-policies extension, which AD CS marks critical
+ * and which mirrors the EKU: understood when an EKU is present too. */
+static bool only_known_critical(X509 *x)
+{
+    static const char ms_app_policies[] = "1.3.6.1.4.1.311.21.10";
+    bool has_eku = (X509_get_extension_flags(x) & EXFLAG_XKUSAGE) != 0;
+
+    for (int i = 0; i < X509_get_ext_count(x); i++) {
+        X509_EXTENSION *e = X509_get_ext(x, i);
+        char oid[64];
+        if (!X509_EXTENSION_get_critical(e) || X509_supported_extension(e))
+            continue;
+        if (OBJ_obj2txt(oid, sizeof(oid), X509_EXTENSION_get_object(e), 1) <= 0 ||
+            strcmp(oid, ms_app_policies) != 0 || !has_eku)
+            return false;
+    }
+    return true;
+}
+
+/* anyExtendedKeyUsage: RFC 5280 lets it satisfy any purpose; OpenSSL does not. */
+static bool any_eku(X509 *x)
+{
+    return (X509_get_extension_flags(x) & EXFLAG_XKUSAGE) &&
+           (X509_get_extended_key_usage(x) & XKU_ANYEKU);
 }
 
 enum weight { W_IGNORE, W_ADVISORY, W_BLOCKING };
@@ -339,8 +410,16 @@ static enum weight record_weight(const struct judge *j, const struct run *r, boo
                                  const struct record *rec)
 {
     bool at_anchor = anchored && rec->depth == top_depth(r);
+    X509 *x = sk_X509_value(r->chain, rec->depth);
 
-    if (at_anchor && j->policy->anchor_unconstrained && anchor_exempt(rec->err))
+    if (at_anchor && anchor_exempt(j->policy, rec->err))
+        return W_IGNORE;
+    if (x != NULL && rec->err == X509_V_ERR_INVALID_PURPOSE &&
+        j->policy->eku_mode == CG_EKU_LENIENT && any_eku(x))
+        return W_IGNORE;
+    if (x != NULL && rec->err == X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION && only_known_critical(x))
+        return W_IGNORE;
+    if (rec->err == X509_V_ERR_CA_MD_TOO_WEAK && j->policy->allow_sha1)
         return W_IGNORE;
     if (cg_x509_error_is_revocation(rec->err)) {
         /* A root is trusted by being in the store, not by a CRL of its own

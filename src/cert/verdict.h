@@ -81,12 +81,28 @@ struct cg_policy {
     const char *policy_oids[CG_POLICY_MAX_OIDS];   /* RFC 5280 policy set; NULL-ended */
     bool explicit_policy, inhibit_policy_mapping, inhibit_any_policy;
     /*
-     * Trust-anchor semantics. false (default, as Windows and OpenSSL do): the
-     * anchor is a certificate like the others, and its own validity period,
-     * CA flag, key usage, EKU and path length are checked. true (RFC 5280
-     * section 6.1): the anchor is only a name and a key, and none of those are.
+     * Trust-anchor semantics. By default (as Windows and OpenSSL do) the
+     * anchor is a certificate like the others: its own validity period and
+     * its constraints (CA flag, key usage, EKU, path length) are checked.
+     * RFC 5280 section 6.1 makes the anchor only a name and a key; each half
+     * can be switched off on its own.
      */
-    bool anchor_unconstrained;
+    bool anchor_skip_validity, anchor_skip_constraints;
+    /*
+     * Extended key usage. CG_EKU_LENIENT (default, RFC 5280): a certificate
+     * without EKU is good for any purpose and anyExtendedKeyUsage satisfies
+     * every purpose. STRICT_LEAF: the leaf must name the purpose explicitly
+     * (no anyEKU alone) and carry no code-signing, OCSP-signing or
+     * time-stamping usage. STRICT: every CA below the anchor must name the
+     * purpose too.
+     */
+    enum { CG_EKU_LENIENT = 0, CG_EKU_STRICT_LEAF, CG_EKU_STRICT } eku_mode;
+    /*
+     * Signatures and keys need 80 bits of security: keys under 1024 bits are
+     * always refused, and so are MD5 and SHA-1 signatures unless this is
+     * set (for old PKIs still issuing them).
+     */
+    bool allow_sha1;
 };
 
 /* Fills the defaults above. */

@@ -46,8 +46,12 @@ static const char usage_text[] =
     "  --policy OID              acceptable certificate policy (repeatable)\n"
     "  --explicit-policy  --inhibit-policy-mapping  --inhibit-any-policy\n"
     "  --max-depth N             maximum number of intermediates (10)\n"
-    "  --anchor-unconstrained    RFC 5280 anchors: the root's own validity, CA flag,\n"
-    "                            usages and path length are not checked\n"
+    "  --anchor-checks all|validity|constraints|none\n"
+    "                            what of the anchor's own certificate is checked (all);\n"
+    "                            none: RFC 5280 anchors, a name and a key\n"
+    "  --eku-strict leaf|chain   the leaf (or every CA too) must name the purpose in\n"
+    "                            its EKU; anyExtendedKeyUsage alone does not do\n"
+    "  --allow-sha1              accept SHA-1 (and MD5) signatures, refused by default\n"
     "output:\n"
     "  --json                    one JSON object instead of the tree\n"
     "\n"
@@ -57,7 +61,7 @@ enum {
     OPT_STORES = 256, OPT_ROOT, OPT_INTERMEDIATE, OPT_CRL, OPT_CHAIN, OPT_AT, OPT_PURPOSE,
     OPT_REVOCATION, OPT_SCOPE, OPT_ON_UNKNOWN, OPT_MAX_CRL_AGE, OPT_POLICY, OPT_EXPLICIT,
     OPT_INHIBIT_MAP, OPT_INHIBIT_ANY, OPT_MAX_DEPTH, OPT_PASSWORD_FILE, OPT_JSON,
-    OPT_ANCHOR_UNCONSTRAINED, OPT_HELP,
+    OPT_ANCHOR_CHECKS, OPT_EKU_STRICT, OPT_ALLOW_SHA1, OPT_HELP,
 };
 
 static const struct option long_options[] = {
@@ -79,7 +83,9 @@ static const struct option long_options[] = {
     {"max-depth", required_argument, NULL, OPT_MAX_DEPTH},
     {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
     {"json", no_argument, NULL, OPT_JSON},
-    {"anchor-unconstrained", no_argument, NULL, OPT_ANCHOR_UNCONSTRAINED},
+    {"anchor-checks", required_argument, NULL, OPT_ANCHOR_CHECKS},
+    {"eku-strict", required_argument, NULL, OPT_EKU_STRICT},
+    {"allow-sha1", no_argument, NULL, OPT_ALLOW_SHA1},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -152,14 +158,17 @@ static int parse_long(const char *opt, const char *text, long min, long max, lon
 static int parse_choice(const char *opt, const char *text, const char *const *names, int n,
                         int *out, char **err)
 {
+    char list[128] = "";
+
     for (int i = 0; i < n; i++) {
         if (strcmp(text, names[i]) == 0) {
             *out = i;
             return CG_OK;
         }
+        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+                 i == 0 ? "" : i == n - 1 ? " or " : ", ", names[i]);
     }
-    return cg_set_err(err, "--%s '%s': expected %s%s%s%s%s", opt, text, names[0],
-                      n > 2 ? ", " : " or ", names[1], n > 2 ? " or " : "", n > 2 ? names[2] : "");
+    return cg_set_err(err, "--%s '%s': expected %s", opt, text, list);
 }
 
 static int parse_args(int argc, char **argv, struct verify_args *a, char **err)
@@ -230,7 +239,22 @@ static int parse_args(int argc, char **argv, struct verify_args *a, char **err)
             break;
         case OPT_PASSWORD_FILE: a->password_file = optarg; break;
         case OPT_JSON: a->json = true; break;
-        case OPT_ANCHOR_UNCONSTRAINED: a->policy.anchor_unconstrained = true; break;
+        case OPT_ALLOW_SHA1: a->policy.allow_sha1 = true; break;
+        case OPT_ANCHOR_CHECKS: {
+            static const char *const checks[] = {"all", "validity", "constraints", "none"};
+            if (parse_choice("anchor-checks", optarg, checks, 4, &choice, err))
+                return CG_ERR;
+            a->policy.anchor_skip_validity = choice == 2 || choice == 3;
+            a->policy.anchor_skip_constraints = choice == 1 || choice == 3;
+            break;
+        }
+        case OPT_EKU_STRICT: {
+            static const char *const scopes2[] = {"leaf", "chain"};
+            if (parse_choice("eku-strict", optarg, scopes2, 2, &choice, err))
+                return CG_ERR;
+            a->policy.eku_mode = choice == 0 ? CG_EKU_STRICT_LEAF : CG_EKU_STRICT;
+            break;
+        }
         case 'h':
         case OPT_HELP: return CG_DECLINED;
         case ':': return cg_set_err(err, "%s: needs a value", name);
