@@ -692,8 +692,8 @@ int cg_load_mem(const char *name, const unsigned char *data, size_t len,
  * Reads at most max+1 bytes of path into a new buffer, refusing special
  * files and anything over max. The +1 detects growth after fstat.
  */
-static int read_limited(const char *path, size_t max, unsigned char **data, size_t *len,
-                        char **err)
+static int read_limited(const char *path, size_t max, bool allow_stream, unsigned char **data,
+                        size_t *len, char **err)
 {
     struct stat st;
     unsigned char *buf = NULL;
@@ -715,7 +715,10 @@ static int read_limited(const char *path, size_t max, unsigned char **data, size
         cg_set_err(err, "%s: is a directory, not a file", path);
         goto done;
     }
-    if (!S_ISREG(st.st_mode)) {
+    /* A password may come through a pipe (--password-file <(...)); a
+     * certificate file is always a regular file, sized before reading. */
+    bool stream = allow_stream && (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode));
+    if (!S_ISREG(st.st_mode) && !stream) {
         cg_set_err(err, "%s: not a regular file", path);
         goto done;
     }
@@ -724,14 +727,22 @@ static int read_limited(const char *path, size_t max, unsigned char **data, size
                    (intmax_t)st.st_size, max);
         goto done;
     }
-    if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+    size_t cap = stream ? max : (size_t)st.st_size;
+    if (stream && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
+        cg_set_err(err, "%s: %s", path, strerror(errno));
+        goto done;
+    }
+    if ((buf = malloc(cap + 1)) == NULL) {
         cg_set_err(err, "%s: out of memory", path);
         goto done;
     }
     for (;;) {
-        size_t room = (size_t)st.st_size + 1 - have;
+        size_t room = cap + 1 - have;
         if (room == 0) {
-            cg_set_err(err, "%s: grew while being read; over the limit or changing", path);
+            if (stream)
+                cg_set_err(err, "%s: over the limit of %zu bytes", path, max);
+            else
+                cg_set_err(err, "%s: grew while being read; over the limit or changing", path);
             goto done;
         }
         ssize_t n = read(fd, buf + have, room);
@@ -766,7 +777,7 @@ int cg_load_file(const char *path, const struct cg_load_opts *opts, struct cg_lo
     int rc;
 
     memset(out, 0, sizeof(*out));
-    if (read_limited(path, max, &data, &len, err) != CG_OK)
+    if (read_limited(path, max, false, &data, &len, err) != CG_OK)
         return CG_ERR;
     rc = cg_load_mem(path, data, len, opts, out, err);
     OPENSSL_cleanse(data, len);   /* may have held a private key */
@@ -780,7 +791,7 @@ char *cg_load_password_file(const char *path, char **err)
     size_t len = 0, n = 0;
     char *pass = NULL;
 
-    if (read_limited(path, PASSWORD_FILE_MAX, &data, &len, err) != CG_OK)
+    if (read_limited(path, PASSWORD_FILE_MAX, true, &data, &len, err) != CG_OK)
         return NULL;
     while (n < len && data[n] != '\n' && data[n] != '\r')
         n++;
