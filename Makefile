@@ -33,7 +33,7 @@ check-asan: deps
 check-fuzz: deps
 	@CC=clang cmake -S . -B $(BUILD)/fuzz -DCMAKE_BUILD_TYPE=Debug -DCG_FUZZ=ON -DCG_WERROR=ON >/dev/null
 	@cmake --build $(BUILD)/fuzz -j $(JOBS)
-	@./scripts/run-fuzzers.sh $(BUILD)/fuzz $(FUZZ_SECONDS)
+	@./scripts/run-fuzzers.sh $(BUILD)/fuzz/fuzz $(FUZZ_SECONDS)
 
 check: check-release check-asan check-fuzz
 
