@@ -22,6 +22,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "cert/load.h"
 #include "cert/store.h"
 #include "core/common.h"
 
@@ -800,13 +801,15 @@ done:
     return rc;
 }
 
-/* Is the demo under dir complete and current at `now`? */
-static bool demo_is_current(const char *dir, time_t now)
+enum demo_state { DEMO_REGENERATE, DEMO_CRLS_STALE, DEMO_CURRENT };
+
+/* How current is the demo under dir at `now`? */
+static enum demo_state demo_state(const char *dir, time_t now)
 {
     static const char *const must_be_valid[] = {
         "ca/root.pem", "ca/intermediate.pem", "server/server.pem", "clients/valid.pem",
     };
-    bool ok = false;
+    enum demo_state st = DEMO_REGENERATE;
     char *path = join(dir, ".certgate-demo");
     struct cg_store_list list = {0};
 
@@ -830,16 +833,112 @@ static bool demo_is_current(const char *dir, time_t now)
     if ((path = join(dir, "stores")) == NULL || cg_store_list(path, now, &list, NULL) != CG_OK)
         goto done;
     size_t n_crl = 0;
+    bool stale = false;
     for (size_t i = 0; i < list.n; i++) {
-        if (list.entries[i].problem != NULL || list.entries[i].expired)
+        const struct cg_store_entry *e = &list.entries[i];
+        if (e->problem != NULL || (e->cert != NULL && e->expired))
             goto done;
-        n_crl += list.entries[i].kind == CG_STORE_CRL;
+        if (e->kind == CG_STORE_CRL) {
+            n_crl++;
+            stale = stale || e->expired;
+        }
     }
-    ok = n_crl >= 2;
+    if (n_crl == 2)
+        st = stale ? DEMO_CRLS_STALE : DEMO_CURRENT;
 done:
     cg_store_list_free(&list);
     free(path);
-    return ok;
+    return st;
+}
+
+static int demo_load_pair(const char *dir, const char *name, struct demo_pair *p, char **err)
+{
+    char *path = NULL;
+    struct cg_loaded l = {0};
+    int rc = CG_ERR;
+
+    if (asprintf(&path, "%s/%s.pem", dir, name) < 0) {
+        path = NULL;
+        return cg_set_err(err, "out of memory");
+    }
+    if (cg_load_file(path, NULL, &l, err) != CG_OK || sk_X509_num(l.certs) == 0)
+        goto done;
+    p->cert = sk_X509_value(l.certs, 0);
+    X509_up_ref(p->cert);
+    cg_loaded_free(&l);
+    free(path);
+    if (asprintf(&path, "%s/%s.key", dir, name) < 0) {
+        path = NULL;
+        cg_set_err(err, "out of memory");
+        goto done;
+    }
+    if (access(path, F_OK) == 0) {
+        if (cg_load_file(path, NULL, &l, err) != CG_OK || l.key == NULL)
+            goto done;
+        p->key = l.key;
+        l.key = NULL;
+    }
+    rc = CG_OK;
+done:
+    if (rc != CG_OK && err != NULL && *err == NULL)
+        cg_set_err(err, "%s: unreadable", path != NULL ? path : name);
+    cg_loaded_free(&l);
+    free(path);
+    return rc;
+}
+
+/* Reissues both demo CRLs with the next numbers; the old ones go once the new are in. */
+static int demo_refresh_crls(const char *dir, time_t now, char **err)
+{
+    struct demo_pair root = {0}, inter = {0}, revoked = {0};
+    struct cg_store_list list = {0};
+    X509_CRL *crl = NULL;
+    char *ca = join(dir, "ca"), *clients = join(dir, "clients"), *stores = join(dir, "stores");
+    long next = 1;
+    int rc = CG_ERR;
+
+    if (ca == NULL || clients == NULL || stores == NULL) {
+        cg_set_err(err, "out of memory");
+        goto done;
+    }
+    if (demo_load_pair(ca, "root", &root, err) != CG_OK ||
+        demo_load_pair(ca, "intermediate", &inter, err) != CG_OK ||
+        demo_load_pair(clients, "revoked", &revoked, err) != CG_OK ||
+        cg_store_list(stores, now, &list, err) != CG_OK)
+        goto done;
+    if (root.key == NULL || inter.key == NULL) {
+        cg_set_err(err, "%s: the demo CA keys are missing", ca);
+        goto done;
+    }
+    for (size_t i = 0; i < list.n; i++) {
+        if (list.entries[i].kind == CG_STORE_CRL && list.entries[i].crl_number >= next)
+            next = list.entries[i].crl_number + 1;
+    }
+    struct cg_pki_revoked r = {.cert = revoked.cert, .reason = 1};
+    if ((crl = cg_pki_make_crl(inter.cert, inter.key, &r, 1, 0, now + 30 * DAY, next, err)) ==
+            NULL ||
+        cg_store_put_crl(stores, crl, NULL, err) != CG_OK)
+        goto done;
+    X509_CRL_free(crl);
+    if ((crl = cg_pki_make_crl(root.cert, root.key, NULL, 0, 0, now + 30 * DAY, next, err)) ==
+            NULL ||
+        cg_store_put_crl(stores, crl, NULL, err) != CG_OK)
+        goto done;
+    for (size_t i = 0; i < list.n; i++) {
+        if (list.entries[i].kind == CG_STORE_CRL)
+            cg_store_remove_entry(&list.entries[i], NULL);
+    }
+    rc = CG_OK;
+done:
+    X509_CRL_free(crl);
+    cg_store_list_free(&list);
+    pair_free(&root);
+    pair_free(&inter);
+    pair_free(&revoked);
+    free(ca);
+    free(clients);
+    free(stores);
+    return rc;
 }
 
 /* Removes what a previous demo wrote, so a regenerated one holds no stale file. */
@@ -861,7 +960,7 @@ int cg_pki_demo(const char *dir, char **err)
     return cg_pki_demo_ex(dir, false, NULL, err);
 }
 
-int cg_pki_demo_ex(const char *dir, bool force, bool *created, char **err)
+int cg_pki_demo_ex(const char *dir, bool force, cg_pki_demo_result_t *result, char **err)
 {
     enum { ROOT, INTER, OTHER, UNLISTED, SERVER, N_CA };
     struct demo_pair ca[N_CA] = {{0}};
@@ -873,12 +972,21 @@ int cg_pki_demo_ex(const char *dir, bool force, bool *created, char **err)
     static const char *const dns[] = {"localhost", NULL};
     static const char *const ips[] = {"127.0.0.1", "::1", NULL};
 
-    if (created != NULL)
-        *created = false;
+    if (result != NULL)
+        *result = CG_PKI_DEMO_KEPT;
     if (dir == NULL || *dir == '\0')
         return cg_set_err(err, "no demo directory given");
-    if (!force && demo_is_current(dir, now))
-        return CG_OK;
+    if (!force) {
+        enum demo_state st = demo_state(dir, now);
+        if (st == DEMO_CURRENT)
+            return CG_OK;
+        /* If the refresh fails, a full regeneration below still gives a working demo. */
+        if (st == DEMO_CRLS_STALE && demo_refresh_crls(dir, now, NULL) == CG_OK) {
+            if (result != NULL)
+                *result = CG_PKI_DEMO_CRLS_REFRESHED;
+            return CG_OK;
+        }
+    }
 
     if (mkdir_p(dir, err) != CG_OK)
         goto done;
@@ -996,8 +1104,8 @@ int cg_pki_demo_ex(const char *dir, bool force, bool *created, char **err)
         goto oom;
     if (cg_pki_write_atomic(sub, "certgate demo PKI\n", 18, 0644, err) != CG_OK)
         goto done;
-    if (created != NULL)
-        *created = true;
+    if (result != NULL)
+        *result = CG_PKI_DEMO_CREATED;
     rc = CG_OK;
     goto done;
 oom:

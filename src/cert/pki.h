@@ -111,9 +111,15 @@ int cg_pki_parse_time(const char *text, time_t now, time_t *out, char **err);
  * Writes the complete demo PKI under `dir` (created if missing):
  *   ca/root.pem, ca/root.key, ca/intermediate.pem, ca/intermediate.key,
  *   ca/other-root.pem (+key)                       the untrusted root
+ *   ca/unlisted-intermediate.pem (+key)            the issuer of incomplete-chain,
+ *                                   in no store and in no client chain
  *   server/server.pem (cert + intermediate), server/server.key
  *                                   (localhost, 127.0.0.1, ::1)
- *   stores/root/, stores/intermediate/, stores/crl/   populated
+ *   stores/root/, stores/intermediate/, stores/crl/   populated as store.h
+ *                                   names them: the root, the intermediate, a CRL
+ *                                   of the intermediate revoking `revoked`
+ *                                   (keyCompromise) and an empty CRL of the root,
+ *                                   both valid for 30 days
  *   clients/<case>.pem (cert + chain as a client sends it), clients/<case>.key,
  *   clients/<case>.p12 (password "certgate")
  *   for case in: valid expired not-yet-valid revoked untrusted wrong-usage
@@ -122,14 +128,22 @@ int cg_pki_parse_time(const char *text, time_t now, time_t *out, char **err);
  */
 int cg_pki_demo(const char *dir, char **err);
 
+typedef enum {
+    CG_PKI_DEMO_KEPT = 0,          /* complete and current: nothing written */
+    CG_PKI_DEMO_CREATED,           /* written from scratch */
+    CG_PKI_DEMO_CRLS_REFRESHED,    /* only the CRLs were past nextUpdate: reissued */
+} cg_pki_demo_result_t;
+
 /*
  * cg_pki_demo with control. A demo dir that is complete (its marker file
  * `.certgate-demo` exists, written last) and current (CAs, server and valid
- * client not expired, CRLs not past nextUpdate) is left alone unless `force`;
- * a partial or stale one is regenerated from scratch. *created (may be NULL)
- * says whether anything was written.
+ * client not expired, CRLs not past nextUpdate) is left alone unless `force`.
+ * When only the CRLs are stale, they are reissued by the demo CAs with the
+ * next CRL number, so certificates already installed in browsers stay good.
+ * Anything else (partial, expired, forced) is regenerated from scratch.
+ * *result (may be NULL) says which happened.
  */
-int cg_pki_demo_ex(const char *dir, bool force, bool *created, char **err);
+int cg_pki_demo_ex(const char *dir, bool force, cg_pki_demo_result_t *result, char **err);
 
 /* The PKCS#12 password of the demo's clients/<case>.p12 files. */
 #define CG_PKI_DEMO_P12_PASSWORD "certgate"

@@ -210,7 +210,8 @@ static int fail(int status, const char *what, char *err)
 static int cmd_demo(int argc, char **argv)
 {
     const char *dir = NULL;
-    bool force = false, created = false;
+    bool force = false;
+    cg_pki_demo_result_t result = CG_PKI_DEMO_KEPT;
     char *err = NULL;
 
     for (int i = 1; i < argc; i++) {
@@ -231,9 +232,14 @@ static int cmd_demo(int argc, char **argv)
         fprintf(stderr, "certgate pki demo: give the directory to write the demo into\n");
         return 2;
     }
-    if (cg_pki_demo_ex(dir, force, &created, &err) != CG_OK)
+    if (cg_pki_demo_ex(dir, force, &result, &err) != CG_OK)
         return fail(1, "demo", err);
-    if (!created) {
+    if (result == CG_PKI_DEMO_CRLS_REFRESHED) {
+        printf("%s: demo PKI present; its CRLs were past nextUpdate and have been reissued\n",
+               dir);
+        return 0;
+    }
+    if (result == CG_PKI_DEMO_KEPT) {
         printf("%s: demo PKI already present and current; left alone (--force regenerates)\n",
                dir);
         return 0;

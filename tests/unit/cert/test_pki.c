@@ -429,7 +429,7 @@ static void test_demo(void **state)
     (void)state;
     char *dir = tu_mkdtemp("pki-demo");
     char *demo = tu_path(dir, "demo"), *err = NULL;
-    bool created = false;
+    cg_pki_demo_result_t created = CG_PKI_DEMO_KEPT;
     static const char *const files[] = {
         "ca/root.pem", "ca/root.key", "ca/intermediate.pem", "ca/intermediate.key",
         "ca/other-root.pem", "ca/other-root.key", "server/server.pem", "server/server.key",
@@ -440,7 +440,7 @@ static void test_demo(void **state)
     };
 
     assert_int_equal(cg_pki_demo_ex(demo, false, &created, &err), CG_OK);
-    assert_true(created);
+    assert_int_equal(created, CG_PKI_DEMO_CREATED);
     for (size_t i = 0; i < CG_ARRAY_LEN(files); i++) {
         char *p = tu_path(demo, files[i]);
         if (access(p, R_OK) != 0)
@@ -495,12 +495,12 @@ static void test_demo(void **state)
     /* Second run: left alone. Forced: regenerated. */
     char *before = tu_fingerprint(demo);
     assert_int_equal(cg_pki_demo_ex(demo, false, &created, &err), CG_OK);
-    assert_false(created);
+    assert_int_equal(created, CG_PKI_DEMO_KEPT);
     char *after = tu_fingerprint(demo);
     assert_string_equal(before, after);
     free(after);
     assert_int_equal(cg_pki_demo_ex(demo, true, &created, &err), CG_OK);
-    assert_true(created);
+    assert_int_equal(created, CG_PKI_DEMO_CREATED);
     after = tu_fingerprint(demo);
     assert_string_not_equal(before, after);
     free(after);
@@ -509,6 +509,47 @@ static void test_demo(void **state)
     assert_int_equal(cg_store_list(stores, 0, &list, &err), CG_OK);
     assert_int_equal(list.n, 4);
     cg_store_list_free(&list);
+
+    /* Stale CRLs only: reissued with the next number, the CAs and clients kept. */
+    {
+        struct cg_loaded rl = {0}, rk = {0};
+        char *rp = tu_path(demo, "ca/root.pem"), *kp = tu_path(demo, "ca/root.key");
+        assert_int_equal(cg_load_file(rp, NULL, &rl, &err), CG_OK);
+        assert_int_equal(cg_load_file(kp, NULL, &rk, &err), CG_OK);
+        assert_int_equal(cg_store_list(stores, 0, &list, &err), CG_OK);
+        for (size_t i = 0; i < list.n; i++) {
+            if (list.entries[i].kind == CG_STORE_CRL &&
+                strstr(list.entries[i].issued_by, "Root") != NULL)
+                assert_int_equal(cg_store_remove_entry(&list.entries[i], &err), CG_OK);
+        }
+        cg_store_list_free(&list);
+        time_t now = time(NULL);
+        X509_CRL *stale = cg_pki_make_crl(sk_X509_value(rl.certs, 0), rk.key, NULL, 0,
+                                          now - 9 * 86400, now - 2 * 86400, 1, &err);
+        assert_int_equal(cg_store_put_crl(stores, stale, NULL, &err), CG_OK);
+        X509_CRL_free(stale);
+        char *ca_before = (char *)tu_read(rp, NULL);
+        assert_int_equal(cg_pki_demo_ex(demo, false, &created, &err), CG_OK);
+        assert_int_equal(created, CG_PKI_DEMO_CRLS_REFRESHED);
+        char *ca_after = (char *)tu_read(rp, NULL);
+        assert_string_equal(ca_before, ca_after);
+        assert_int_equal(cg_store_list(stores, 0, &list, &err), CG_OK);
+        assert_int_equal(list.n, 4);
+        for (size_t i = 0; i < list.n; i++) {
+            assert_false(list.entries[i].expired);
+            if (list.entries[i].kind == CG_STORE_CRL)
+                assert_int_equal(list.entries[i].crl_number, 2);
+        }
+        cg_store_list_free(&list);
+        assert_int_equal(cg_pki_demo_ex(demo, false, &created, &err), CG_OK);
+        assert_int_equal(created, CG_PKI_DEMO_KEPT);
+        free(ca_before);
+        free(ca_after);
+        free(rp);
+        free(kp);
+        cg_loaded_free(&rl);
+        cg_loaded_free(&rk);
+    }
 
     /* A partial demo (marker gone) is regenerated. */
     char *marker = tu_path(demo, ".certgate-demo");
