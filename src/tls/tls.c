@@ -424,3 +424,9 @@ void cg_tls_shutdown(SSL *ssl)
 }
 
 const char *cg_tls_version(const SSL *ssl) { return SSL_get_version(ssl); }
+
+X509 *cg_tls_peer_cert(const SSL *ssl) { return SSL_get0_peer_certificate(ssl); }
+
+STACK_OF(X509) *cg_tls_peer_chain(const SSL *ssl) { return SSL_get_peer_cert_chain(ssl); }
+
+bool cg_tls_resumed(const SSL *ssl) { return SSL_session_reused(ssl) == 1; }

@@ -75,6 +75,20 @@ SSL *cg_tls_conn_new(struct cg_tls_listener *tl, int fd, struct cg_tls_peer *pee
 /* The cg_tls_peer attached to `ssl` (NULL if none). */
 struct cg_tls_peer *cg_tls_peer_of(const SSL *ssl);
 
+/*
+ * The client's certificate and the rest of the chain it sent, for the
+ * verdict engine (both borrowed from the SSL, valid while it lives; also
+ * after a resumption, when they come from the stored session). NULL when
+ * the client sent no certificate or the binding did not ask for one.
+ * OpenSSL's server side leaves the leaf out of SSL_get_peer_cert_chain(),
+ * which is what cg_verdict_judge(leaf, chain, ...) expects.
+ */
+X509 *cg_tls_peer_cert(const SSL *ssl);
+STACK_OF(X509) *cg_tls_peer_chain(const SSL *ssl);
+/* True when this handshake resumed a session (no certificate was sent on
+ * the wire: the stored chain must be judged again). */
+bool cg_tls_resumed(const SSL *ssl);
+
 /* CG_OK when the handshake is done; CG_AGAIN with *want; CG_ERR with *why
  * (a static string, or the OpenSSL reason) when it failed. */
 int cg_tls_handshake(SSL *ssl, int *want, const char **why);
