@@ -130,7 +130,7 @@ static int token_eq(const char *s, size_t len, const char *lit, size_t lit_len)
 static int list_next(const char **cur, const char *end, const char **elem, size_t *elem_len)
 {
     const char *p = *cur;
-    if (p > end)
+    if (!p)
         return 0;
     const char *comma = memchr(p, ',', (size_t)(end - p));
     const char *stop = comma ? comma : end;
@@ -141,7 +141,7 @@ static int list_next(const char **cur, const char *end, const char **elem, size_
         e--;
     *elem = b;
     *elem_len = (size_t)(e - b);
-    *cur = stop + 1;   /* past the comma, or one past end: exhausted */
+    *cur = comma ? comma + 1 : NULL;   /* NULL: exhausted */
     return 1;
 }
 

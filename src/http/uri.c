@@ -383,6 +383,8 @@ bool cg_http_prefers_json(const char *accept, size_t len)
             e--;
         if (e > b)
             accept_member(b, (size_t)(e - b), t, CG_ARRAY_LEN(t));
+        if (p == end)
+            break;
         p++;
     }
     int json = t[1].q > t[2].q ? t[1].q : t[2].q;
