@@ -539,6 +539,38 @@ static void test_expired_ca_flagged(void **state)
     EVP_PKEY_free(k);
 }
 
+/* A chain of 100 certificates in one bundle: every CA goes to its store. */
+static void test_long_chain_bundle(void **state)
+{
+    struct env *e = *state;
+    struct cg_store_import_report rep = {0};
+    struct tu_pair chain[100];
+    X509 *certs[100];
+    char *err = NULL;
+
+    chain[0] = tu_issue(CG_PKI_ROOT_CA, "Deep Root", NULL);
+    certs[0] = chain[0].cert;
+    for (int i = 1; i < 100; i++) {
+        char cn[32];
+        snprintf(cn, sizeof(cn), "Deep CA %d", i);
+        chain[i] = tu_issue(CG_PKI_INTERMEDIATE_CA, cn, &chain[i - 1]);
+        certs[i] = chain[i].cert;
+    }
+    char *p = write_certs(e, "deep.pem", certs, 100);
+    assert_int_equal(import(e, p, CG_STORE_AUTO, false, &rep, &err), CG_OK);
+    assert_int_equal(rep.n_items, 100);
+    cg_store_import_report_free(&rep);
+    char *r = tu_path(e->stores, "root"), *i = tu_path(e->stores, "intermediate");
+    assert_int_equal(tu_count_files(r), 1);
+    assert_int_equal(tu_count_files(i), 99);
+    free(r);
+    free(i);
+    free(p);
+    free(err);
+    for (int k = 0; k < 100; k++)
+        tu_pair_free(&chain[k]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -549,6 +581,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_crl_rules, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_odd_subjects_and_find, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_expired_ca_flagged, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_long_chain_bundle, env_setup, env_teardown),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
