@@ -15,6 +15,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "cert/der.h"
 #include "cert/ocsp.h"
 #include "core/common.h"
 
@@ -50,126 +51,16 @@ const char *cg_ocsp_status_slug(cg_ocsp_status_t s)
     }
 }
 
-/* ---- DER reader ------------------------------------------------------- */
-
-struct der {
-    const unsigned char *p, *end;
-};
-
-/* One TLV: `tlv` spans tag to end of value (for re-parsing with OpenSSL). */
-struct tlv {
-    unsigned tag;
-    const unsigned char *val, *tlv;
-    size_t len, tlv_len;
-};
-
-/* Reads one TLV with DER length rules (definite, minimal). */
-static bool der_next(struct der *d, struct tlv *t)
+/* OCSP times are GeneralizedTime only (RFC 6960 4.2.1). */
+static bool gen_time(const struct cg_tlv *t, time_t *out)
 {
-    const unsigned char *q = d->p;
-    size_t len;
-
-    if (d->end - q < 2)
-        return false;
-    t->tlv = q;
-    t->tag = *q++;
-    if ((t->tag & 0x1f) == 0x1f)   /* no high tag numbers in OCSP */
-        return false;
-    len = *q++;
-    if (len & 0x80) {
-        size_t n = len & 0x7f;
-        if (n == 0 || n > 4 || (size_t)(d->end - q) < n || q[0] == 0)
-            return false;
-        len = 0;
-        for (size_t i = 0; i < n; i++)
-            len = (len << 8) | *q++;
-        if (len < 0x80)
-            return false;
-    }
-    if ((size_t)(d->end - q) < len)
-        return false;
-    t->val = q;
-    t->len = len;
-    t->tlv_len = (size_t)(q + len - t->tlv);
-    d->p = q + len;
-    return true;
-}
-
-static bool der_expect(struct der *d, unsigned tag, struct tlv *t)
-{
-    return der_next(d, t) && t->tag == tag;
-}
-
-/* Peeks: is the next TLV's tag `tag`? */
-static bool der_peek(const struct der *d, unsigned tag)
-{
-    return d->p < d->end && *d->p == tag;
-}
-
-static struct der der_in(const struct tlv *t)
-{
-    return (struct der){t->val, t->val + t->len};
-}
-
-static bool der_done(const struct der *d)
-{
-    return d->p == d->end;
-}
-
-static bool tlv_eq(const struct tlv *t, const unsigned char *v, size_t n)
-{
-    return t->len == n && memcmp(t->val, v, n) == 0;
-}
-
-/* days since 1970-01-01 of a civil date (proleptic Gregorian) */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-/* GeneralizedTime YYYYMMDDHHMMSS[.f+]Z (RFC 5280 forbids fractions; some
- * responders send them, and they carry no risk). */
-static bool gen_time(const struct tlv *t, time_t *out)
-{
-    static const unsigned char mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    unsigned v[6], w[6] = {4, 2, 2, 2, 2, 2};
-    size_t i = 0, k;
-
-    if (t->tag != 0x18 || t->len < 15)
-        return false;
-    for (k = 0; k < 6; k++) {
-        v[k] = 0;
-        for (unsigned n = 0; n < w[k]; n++, i++) {
-            if (t->val[i] < '0' || t->val[i] > '9')
-                return false;
-            v[k] = v[k] * 10 + (unsigned)(t->val[i] - '0');
-        }
-    }
-    if (i < t->len && t->val[i] == '.') {
-        i++;
-        if (i >= t->len || t->val[i] < '0' || t->val[i] > '9')
-            return false;
-        while (i < t->len && t->val[i] >= '0' && t->val[i] <= '9')
-            i++;
-    }
-    if (i + 1 != t->len || t->val[i] != 'Z')
-        return false;
-    if (v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > mdays[v[1] - 1] || v[3] > 23 ||
-        v[4] > 59 || v[5] > 59)
-        return false;
-    *out = (time_t)(days_from_civil(v[0], v[1], v[2]) * 86400 + v[3] * 3600 + v[4] * 60 + v[5]);
-    return true;
+    return t->tag == 0x18 && cg_der_time(t, out);
 }
 
 /* ---- the response, as read ------------------------------------------- */
 
 struct single {
-    struct tlv hash_alg_oid, name_hash, key_hash, serial;   /* serial: the INTEGER TLV */
+    struct cg_tlv hash_alg_oid, name_hash, key_hash, serial;   /* serial: the INTEGER TLV */
     cg_ocsp_status_t status;
     time_t revoked_at, this_update, next_update;
     int reason;
@@ -178,14 +69,14 @@ struct single {
 
 struct response {
     unsigned status;                 /* responseStatus */
-    struct tlv tbs, sig_alg, sig;    /* for the signature */
+    struct cg_tlv tbs, sig_alg, sig;    /* for the signature */
     bool by_key;                     /* responderID choice */
-    struct tlv responder;            /* Name TLV, or the key hash OCTET STRING value */
+    struct cg_tlv responder;            /* Name TLV, or the key hash OCTET STRING value */
     time_t produced_at;
     struct single *singles;
     size_t n_singles;
     bool critical_unknown;
-    struct tlv nonce;                /* the nonce extension's value, len 0: none */
+    struct cg_tlv nonce;                /* the nonce extension's value, len 0: none */
     bool has_nonce;
     STACK_OF(X509) *certs;
 };
@@ -204,39 +95,39 @@ static const unsigned char OID_CRL_REASON[] = {0x55, 0x1d, 0x15};
  * Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension. Flags an unknown
  * critical one; remembers the nonce when `nonce` is given.
  */
-static bool read_extensions(const struct tlv *outer, bool single, bool *critical_unknown,
-                            struct tlv *nonce, bool *has_nonce)
+static bool read_extensions(const struct cg_tlv *outer, bool single, bool *critical_unknown,
+                            struct cg_tlv *nonce, bool *has_nonce)
 {
-    struct der d = der_in(outer), seq;
-    struct tlv list, ext, oid, v;
+    struct cg_der d = cg_der_in(outer), seq;
+    struct cg_tlv list, ext, oid, v;
 
-    if (!der_expect(&d, 0x30, &list) || !der_done(&d) || list.len == 0)
+    if (!cg_der_expect(&d, 0x30, &list) || !cg_der_done(&d) || list.len == 0)
         return false;
-    seq = der_in(&list);
-    while (!der_done(&seq)) {
-        struct der e;
+    seq = cg_der_in(&list);
+    while (!cg_der_done(&seq)) {
+        struct cg_der e;
         bool critical = false, known;
-        if (!der_expect(&seq, 0x30, &ext))
+        if (!cg_der_expect(&seq, 0x30, &ext))
             return false;
-        e = der_in(&ext);
-        if (!der_expect(&e, 0x06, &oid))
+        e = cg_der_in(&ext);
+        if (!cg_der_expect(&e, 0x06, &oid))
             return false;
-        if (der_peek(&e, 0x01)) {
-            if (!der_next(&e, &v) || v.len != 1 || (v.val[0] != 0 && v.val[0] != 0xff))
+        if (cg_der_peek(&e, 0x01)) {
+            if (!cg_der_next(&e, &v) || v.len != 1 || (v.val[0] != 0 && v.val[0] != 0xff))
                 return false;
             critical = v.val[0] == 0xff;
         }
-        if (!der_expect(&e, 0x04, &v) || !der_done(&e))
+        if (!cg_der_expect(&e, 0x04, &v) || !cg_der_done(&e))
             return false;
         if (single)
-            known = tlv_eq(&oid, OID_CT_SCTS, sizeof(OID_CT_SCTS)) ||
-                    tlv_eq(&oid, OID_INVALIDITY_DATE, sizeof(OID_INVALIDITY_DATE)) ||
-                    tlv_eq(&oid, OID_OCSP_CRLID, sizeof(OID_OCSP_CRLID)) ||
-                    tlv_eq(&oid, OID_OCSP_ARCHIVE, sizeof(OID_OCSP_ARCHIVE)) ||
-                    tlv_eq(&oid, OID_CRL_REASON, sizeof(OID_CRL_REASON));
+            known = cg_tlv_eq(&oid, OID_CT_SCTS, sizeof(OID_CT_SCTS)) ||
+                    cg_tlv_eq(&oid, OID_INVALIDITY_DATE, sizeof(OID_INVALIDITY_DATE)) ||
+                    cg_tlv_eq(&oid, OID_OCSP_CRLID, sizeof(OID_OCSP_CRLID)) ||
+                    cg_tlv_eq(&oid, OID_OCSP_ARCHIVE, sizeof(OID_OCSP_ARCHIVE)) ||
+                    cg_tlv_eq(&oid, OID_CRL_REASON, sizeof(OID_CRL_REASON));
         else
-            known = tlv_eq(&oid, OID_OCSP_NONCE, sizeof(OID_OCSP_NONCE));
-        if (!single && tlv_eq(&oid, OID_OCSP_NONCE, sizeof(OID_OCSP_NONCE))) {
+            known = cg_tlv_eq(&oid, OID_OCSP_NONCE, sizeof(OID_OCSP_NONCE));
+        if (!single && cg_tlv_eq(&oid, OID_OCSP_NONCE, sizeof(OID_OCSP_NONCE))) {
             if (*has_nonce)
                 return false;   /* two nonces: no way to tell which is meant */
             *nonce = v;
@@ -249,27 +140,27 @@ static bool read_extensions(const struct tlv *outer, bool single, bool *critical
 }
 
 /* SingleResponse */
-static bool read_single(const struct tlv *t, struct single *s)
+static bool read_single(const struct cg_tlv *t, struct single *s)
 {
-    struct der d = der_in(t), c;
-    struct tlv certid, alg, oid, st, tm, x;
+    struct cg_der d = cg_der_in(t), c;
+    struct cg_tlv certid, alg, oid, st, tm, x;
 
     memset(s, 0, sizeof(*s));
     s->reason = -1;
-    if (!der_expect(&d, 0x30, &certid))
+    if (!cg_der_expect(&d, 0x30, &certid))
         return false;
-    c = der_in(&certid);
-    if (!der_expect(&c, 0x30, &alg) || !der_expect(&c, 0x04, &s->name_hash) ||
-        !der_expect(&c, 0x04, &s->key_hash) || !der_expect(&c, 0x02, &s->serial) ||
-        !der_done(&c) || s->serial.len == 0)
+    c = cg_der_in(&certid);
+    if (!cg_der_expect(&c, 0x30, &alg) || !cg_der_expect(&c, 0x04, &s->name_hash) ||
+        !cg_der_expect(&c, 0x04, &s->key_hash) || !cg_der_expect(&c, 0x02, &s->serial) ||
+        !cg_der_done(&c) || s->serial.len == 0)
         return false;
-    c = der_in(&alg);
-    if (!der_expect(&c, 0x06, &oid))
+    c = cg_der_in(&alg);
+    if (!cg_der_expect(&c, 0x06, &oid))
         return false;
     s->hash_alg_oid = oid;
-    if (!der_done(&c) && (!der_expect(&c, 0x05, &x) || x.len != 0 || !der_done(&c)))
+    if (!cg_der_done(&c) && (!cg_der_expect(&c, 0x05, &x) || x.len != 0 || !cg_der_done(&c)))
         return false;
-    if (!der_next(&d, &st))
+    if (!cg_der_next(&d, &st))
         return false;
     switch (st.tag) {
     case 0x80:   /* good [0] IMPLICIT NULL */
@@ -278,17 +169,17 @@ static bool read_single(const struct tlv *t, struct single *s)
         s->status = CG_OCSP_GOOD;
         break;
     case 0xa1: { /* revoked [1] IMPLICIT RevokedInfo */
-        struct der r = der_in(&st);
+        struct cg_der r = cg_der_in(&st);
         s->status = CG_OCSP_REVOKED;
-        if (!der_next(&r, &tm) || !gen_time(&tm, &s->revoked_at))
+        if (!cg_der_next(&r, &tm) || !gen_time(&tm, &s->revoked_at))
             return false;
-        if (!der_done(&r)) {
-            struct tlv wrap, e;
-            struct der w;
-            if (!der_expect(&r, 0xa0, &wrap) || !der_done(&r))
+        if (!cg_der_done(&r)) {
+            struct cg_tlv wrap, e;
+            struct cg_der w;
+            if (!cg_der_expect(&r, 0xa0, &wrap) || !cg_der_done(&r))
                 return false;
-            w = der_in(&wrap);
-            if (!der_expect(&w, 0x0a, &e) || !der_done(&w) || e.len != 1 || e.val[0] > 10 ||
+            w = cg_der_in(&wrap);
+            if (!cg_der_expect(&w, 0x0a, &e) || !cg_der_done(&w) || e.len != 1 || e.val[0] > 10 ||
                 e.val[0] == 7)
                 return false;
             s->reason = e.val[0];
@@ -302,25 +193,25 @@ static bool read_single(const struct tlv *t, struct single *s)
         break;
     default: return false;
     }
-    if (!der_next(&d, &tm) || !gen_time(&tm, &s->this_update))
+    if (!cg_der_next(&d, &tm) || !gen_time(&tm, &s->this_update))
         return false;
-    if (der_peek(&d, 0xa0)) {
-        struct der w;
-        if (!der_next(&d, &x))
+    if (cg_der_peek(&d, 0xa0)) {
+        struct cg_der w;
+        if (!cg_der_next(&d, &x))
             return false;
-        w = der_in(&x);
-        if (!der_next(&w, &tm) || !gen_time(&tm, &s->next_update) || !der_done(&w))
+        w = cg_der_in(&x);
+        if (!cg_der_next(&w, &tm) || !gen_time(&tm, &s->next_update) || !cg_der_done(&w))
             return false;
         s->has_next = true;
     }
-    if (der_peek(&d, 0xa1)) {
-        struct tlv dummy;
+    if (cg_der_peek(&d, 0xa1)) {
+        struct cg_tlv dummy;
         bool dummy_has = false;
-        if (!der_next(&d, &x) || !read_extensions(&x, true, &s->critical_unknown, &dummy,
+        if (!cg_der_next(&d, &x) || !read_extensions(&x, true, &s->critical_unknown, &dummy,
                                                   &dummy_has))
             return false;
     }
-    return der_done(&d);
+    return cg_der_done(&d);
 }
 
 static void response_free(struct response *r)
@@ -334,15 +225,15 @@ static void response_free(struct response *r)
 static bool read_response(const unsigned char *der, size_t len, struct response *r,
                           bool *status_only)
 {
-    struct der d = {der, der + len}, o, b, rd;
-    struct tlv outer, st, rb_wrap, rb, type, octets, basic, x, list, one;
+    struct cg_der d = {der, der + len}, o, b, rd;
+    struct cg_tlv outer, st, rb_wrap, rb, type, octets, basic, x, list, one;
 
     memset(r, 0, sizeof(*r));
     *status_only = false;
-    if (!der_expect(&d, 0x30, &outer) || !der_done(&d))
+    if (!cg_der_expect(&d, 0x30, &outer) || !cg_der_done(&d))
         return false;
-    o = der_in(&outer);
-    if (!der_expect(&o, 0x0a, &st) || st.len != 1)
+    o = cg_der_in(&outer);
+    if (!cg_der_expect(&o, 0x0a, &st) || st.len != 1)
         return false;
     r->status = st.val[0];
     /* 0..6 minus 4 (unused) are the defined statuses */
@@ -350,41 +241,41 @@ static bool read_response(const unsigned char *der, size_t len, struct response 
         return false;
     if (r->status != 0) {
         *status_only = true;
-        return der_done(&o);   /* an error status carries no responseBytes */
+        return cg_der_done(&o);   /* an error status carries no responseBytes */
     }
-    if (!der_expect(&o, 0xa0, &rb_wrap) || !der_done(&o))
+    if (!cg_der_expect(&o, 0xa0, &rb_wrap) || !cg_der_done(&o))
         return false;
-    o = der_in(&rb_wrap);
-    if (!der_expect(&o, 0x30, &rb) || !der_done(&o))
+    o = cg_der_in(&rb_wrap);
+    if (!cg_der_expect(&o, 0x30, &rb) || !cg_der_done(&o))
         return false;
-    o = der_in(&rb);
-    if (!der_expect(&o, 0x06, &type) || !tlv_eq(&type, OID_OCSP_BASIC, sizeof(OID_OCSP_BASIC)) ||
-        !der_expect(&o, 0x04, &octets) || !der_done(&o))
+    o = cg_der_in(&rb);
+    if (!cg_der_expect(&o, 0x06, &type) || !cg_tlv_eq(&type, OID_OCSP_BASIC, sizeof(OID_OCSP_BASIC)) ||
+        !cg_der_expect(&o, 0x04, &octets) || !cg_der_done(&o))
         return false;
 
     /* BasicOCSPResponse */
-    o = der_in(&octets);
-    if (!der_expect(&o, 0x30, &basic) || !der_done(&o))
+    o = cg_der_in(&octets);
+    if (!cg_der_expect(&o, 0x30, &basic) || !cg_der_done(&o))
         return false;
-    b = der_in(&basic);
-    if (!der_expect(&b, 0x30, &r->tbs) || !der_expect(&b, 0x30, &r->sig_alg) ||
-        !der_expect(&b, 0x03, &r->sig))
+    b = cg_der_in(&basic);
+    if (!cg_der_expect(&b, 0x30, &r->tbs) || !cg_der_expect(&b, 0x30, &r->sig_alg) ||
+        !cg_der_expect(&b, 0x03, &r->sig))
         return false;
-    if (!der_done(&b)) {
-        struct der c;
-        if (!der_expect(&b, 0xa0, &x) || !der_done(&b))
+    if (!cg_der_done(&b)) {
+        struct cg_der c;
+        if (!cg_der_expect(&b, 0xa0, &x) || !cg_der_done(&b))
             return false;
-        c = der_in(&x);
-        if (!der_expect(&c, 0x30, &list) || !der_done(&c))
+        c = cg_der_in(&x);
+        if (!cg_der_expect(&c, 0x30, &list) || !cg_der_done(&c))
             return false;
-        c = der_in(&list);
+        c = cg_der_in(&list);
         r->certs = sk_X509_new_null();
         if (r->certs == NULL)
             return false;
-        while (!der_done(&c)) {
+        while (!cg_der_done(&c)) {
             const unsigned char *p;
             X509 *cert;
-            if (!der_expect(&c, 0x30, &one) || sk_X509_num(r->certs) >= OCSP_MAX_CERTS)
+            if (!cg_der_expect(&c, 0x30, &one) || sk_X509_num(r->certs) >= OCSP_MAX_CERTS)
                 return false;
             p = one.tlv;
             cert = d2i_X509(NULL, &p, (long)one.tlv_len);
@@ -396,39 +287,39 @@ static bool read_response(const unsigned char *der, size_t len, struct response 
     }
 
     /* ResponseData */
-    rd = der_in(&r->tbs);
-    if (der_peek(&rd, 0xa0)) {   /* version [0] EXPLICIT, only v1 (0) exists */
-        struct der v;
-        struct tlv i;
-        if (!der_next(&rd, &x))
+    rd = cg_der_in(&r->tbs);
+    if (cg_der_peek(&rd, 0xa0)) {   /* version [0] EXPLICIT, only v1 (0) exists */
+        struct cg_der v;
+        struct cg_tlv i;
+        if (!cg_der_next(&rd, &x))
             return false;
-        v = der_in(&x);
-        if (!der_expect(&v, 0x02, &i) || !der_done(&v) || i.len != 1 || i.val[0] != 0)
+        v = cg_der_in(&x);
+        if (!cg_der_expect(&v, 0x02, &i) || !cg_der_done(&v) || i.len != 1 || i.val[0] != 0)
             return false;
     }
-    if (!der_next(&rd, &x))
+    if (!cg_der_next(&rd, &x))
         return false;
     if (x.tag == 0xa1) {          /* byName [1] Name */
-        struct der n = der_in(&x);
-        if (!der_expect(&n, 0x30, &r->responder) || !der_done(&n))
+        struct cg_der n = cg_der_in(&x);
+        if (!cg_der_expect(&n, 0x30, &r->responder) || !cg_der_done(&n))
             return false;
     } else if (x.tag == 0xa2) {   /* byKey [2] KeyHash (OCTET STRING, SHA-1) */
-        struct der n = der_in(&x);
-        if (!der_expect(&n, 0x04, &r->responder) || !der_done(&n) || r->responder.len != 20)
+        struct cg_der n = cg_der_in(&x);
+        if (!cg_der_expect(&n, 0x04, &r->responder) || !cg_der_done(&n) || r->responder.len != 20)
             return false;
         r->by_key = true;
     } else {
         return false;
     }
-    if (!der_next(&rd, &x) || !gen_time(&x, &r->produced_at))
+    if (!cg_der_next(&rd, &x) || !gen_time(&x, &r->produced_at))
         return false;
-    if (!der_expect(&rd, 0x30, &list))
+    if (!cg_der_expect(&rd, 0x30, &list))
         return false;
     {
-        struct der s = der_in(&list);
-        while (!der_done(&s)) {
+        struct cg_der s = cg_der_in(&list);
+        while (!cg_der_done(&s)) {
             struct single *grown;
-            if (!der_expect(&s, 0x30, &one) || r->n_singles >= OCSP_MAX_SINGLES)
+            if (!cg_der_expect(&s, 0x30, &one) || r->n_singles >= OCSP_MAX_SINGLES)
                 return false;
             grown = realloc(r->singles, (r->n_singles + 1) * sizeof(*grown));
             if (grown == NULL)
@@ -439,12 +330,12 @@ static bool read_response(const unsigned char *der, size_t len, struct response 
             r->n_singles++;
         }
     }
-    if (der_peek(&rd, 0xa1)) {
-        if (!der_next(&rd, &x) ||
+    if (cg_der_peek(&rd, 0xa1)) {
+        if (!cg_der_next(&rd, &x) ||
             !read_extensions(&x, false, &r->critical_unknown, &r->nonce, &r->has_nonce))
             return false;
     }
-    return der_done(&rd);
+    return cg_der_done(&rd);
 }
 
 /* ---- judging ---------------------------------------------------------- */
@@ -668,13 +559,13 @@ int cg_ocsp_judge(const unsigned char *der, size_t len, X509 *cert, X509 *issuer
         goto out;
     }
     if (params->nonce_len > 0 &&
-        (!r.has_nonce || !tlv_eq(&r.nonce, params->nonce, params->nonce_len))) {
+        (!r.has_nonce || !cg_tlv_eq(&r.nonce, params->nonce, params->nonce_len))) {
         /* the nonce extension's value is an OCTET STRING wrapping the nonce;
          * accept both that and the bare value (responders differ) */
-        struct der n = der_in(&r.nonce);
-        struct tlv inner;
-        if (!r.has_nonce || !der_expect(&n, 0x04, &inner) || !der_done(&n) ||
-            !tlv_eq(&inner, params->nonce, params->nonce_len)) {
+        struct cg_der n = cg_der_in(&r.nonce);
+        struct cg_tlv inner;
+        if (!r.has_nonce || !cg_der_expect(&n, 0x04, &inner) || !cg_der_done(&n) ||
+            !cg_tlv_eq(&inner, params->nonce, params->nonce_len)) {
             rc = fail(&c, CG_OCSP_ERR_NONCE, "%s", cg_ocsp_error_text(CG_OCSP_ERR_NONCE));
             goto out;
         }
