@@ -279,8 +279,8 @@ static void conn_free(struct cg_conn *c)
 
     access_log(c);
     cg_timer_disarm(w->loop, &c->timer);
-    if (c->io.events != 0)
-        cg_io_set(w->loop, &c->io, 0);
+    /* close() below removes the descriptor from epoll (it is never dup'ed):
+     * no EPOLL_CTL_DEL needed. */
     if (c->ssl != NULL) {
         if (c->tls_up && c->state != ST_LINGER)
             cg_tls_shutdown(c->ssl);
@@ -539,6 +539,17 @@ static int respond_static(struct cg_conn *c, const struct cg_static_root *root, 
         res.fd = -1;
         c->file_off = res.offset;
         c->file_left = res.length;
+    }
+    if (room > 0 && c->file_left > 0) {
+        /* TLS: the head and the first chunk go out in one SSL_write. */
+        ssize_t n = pread(c->file_fd, c->out + c->out_len, room, (off_t)c->file_off);
+        if (n <= 0) {
+            conn_log(c, CG_LOG_WARN, "file shrank while being sent");
+            goto done;
+        }
+        c->out_len += (size_t)n;
+        c->file_off += (uint64_t)n;
+        c->file_left -= (uint64_t)n;
     }
     c->state = ST_SEND;
     arm(c, limits_of(c)->send_timeout_ms);

@@ -240,6 +240,10 @@ static SSL_CTX *site_ctx_new(struct cg_tls_listener *tl, const struct cg_conf_li
     /* Stateful sessions (SSL_OP_NO_TICKET) with one TLS 1.3 ticket: the
      * ticket carries only an id, so resuming never re-parses a session that
      * embeds a client chain. */
+    /* Read whole records (and what follows) in one read(2) instead of a
+     * header read and a body read. The connection always reads until
+     * WANT_READ before it waits on epoll, so nothing stays buffered unseen. */
+    SSL_CTX_set_read_ahead(ctx, 1);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
     SSL_CTX_sess_set_cache_size(ctx, CG_TLS_SESSION_CACHE_SIZE);
     SSL_CTX_set_timeout(ctx, CG_TLS_SESSION_TIMEOUT_S);
