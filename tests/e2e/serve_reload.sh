@@ -116,8 +116,29 @@ for i in $(seq 1 200); do
     [ -s "$T/drain.bin" ] && break
     timeout 0.05 tail -f /dev/null || true
 done
+# An idle keep-alive connection: closed at once by the drain, not at its timeout.
+python3 - "$PP" >"$T/idle.out" <<'PY' &
+import socket, sys, time
+s = socket.create_connection(("127.0.0.2", int(sys.argv[1])))
+s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+s.settimeout(30)
+data = b""
+while b"\r\n\r\n" not in data:
+    data += s.recv(4096)
+print("answered", flush=True)
+while s.recv(4096):
+    pass
+print(f"closed at {time.time():.3f}")
+PY
+idle=$!
+cg_waitlog "$T/idle.out" '^answered' 5 || cg_fail "idle connection not answered"
+t_term=$(date +%s.%N)
 kill -TERM "$PID"
 if cg_waitlog "$T/error.log" 'shutdown: SIGTERM received' 5; then cg_ok "drain started"; fi
+wait "$idle" || true
+closed_at=$(awk '/^closed at/ {print $3}' "$T/idle.out")
+cg_check "idle keep-alive connection closed within 2 s of SIGTERM" "yes" \
+    "$(awk -v a="$t_term" -v b="${closed_at:-0}" 'BEGIN { print (b >= a && b - a < 2) ? "yes" : "no" }')"
 # New connections are refused while the download goes on.
 code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 3 "http://127.0.0.2:$PP/" 2>/dev/null || true)
 cg_check "new connections refused while draining" "000" "$code"

@@ -98,6 +98,16 @@ if cg_waitlog "$T/access.log" ' GET /digits.txt .* 206 0 ' 5; then cg_ok "206 lo
 if cg_waitlog "$T/access.log" ' TLSv1\.[23] ' 5; then cg_ok "tls version logged"; else cg_fail "tls version not logged"; fi
 if cg_waitlog "$T/error.log" 'request refused: 413' 5; then cg_ok "413 in error log"; else cg_fail "413 not in error log"; fi
 
+cg_log "no configuration"
+mkdir -p "$T/empty"
+rc=0; msg=$(cd "$T/empty" && "$CERTGATE" serve 2>&1) || rc=$?
+cg_check "no config: exit status 2" "2" "$rc"
+cg_match "no config: says what is needed" 'no configuration: pass --config FILE' "$msg"
+printf 'sites: [\n' >"$T/bad.yaml"
+rc=0; msg=$("$CERTGATE" serve --config "$T/bad.yaml" 2>&1) || rc=$?
+cg_check "bad config: exit status 2" "2" "$rc"
+cg_match "bad config: file:line:col" 'bad\.yaml:[0-9]+:[0-9]+' "$msg"
+
 cg_stop main
 cg_check "SIGTERM exit status" "0" "$CG_RC"
 cg_done

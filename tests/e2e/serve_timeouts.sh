@@ -8,12 +8,13 @@ source "$(dirname "$0")/lib.sh"
 cg_pki "$T/pki" localhost
 mkdir -p "$T/www"
 printf 'ok\n' >"$T/www/index.html"
+head -c 67108864 /dev/zero >"$T/www/huge.bin"
 cat >"$T/cg.yaml" <<EOF
 workers: 1
 access_log: { path: $T/access.log }
 error_log: { path: $T/error.log, level: info }
 limits: { header_timeout: 3s, handshake_timeout: 2s, keepalive_timeout: 2s, body_timeout: 2s,
-          max_connections: 8 }
+          send_timeout: 2s, max_connections: 8 }
 sites:
   - name: main
     root: $T/www
@@ -82,6 +83,33 @@ print(f"{len(data)} bytes, closed after {time.monotonic() - t0:.1f}s")
 PY
 )
 cg_match "stalled body closed at ~2 s" '^0 bytes, closed after (1\.[5-9]|2\.[0-9]|3\.[0-4])s$' "$got"
+
+cg_log "send_timeout: a client that stops reading"
+got=$(python3 - "$PP" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.2", int(sys.argv[1])))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+s.sendall(b"GET /huge.bin HTTP/1.1\r\nHost: a\r\n\r\n")
+t0 = time.monotonic()
+# Read nothing for 5 s: the server's writes block, send_timeout (2 s) fires.
+socket.socket.settimeout(s, None)
+import select
+select.select([], [], [], 5)
+total = 0
+s.settimeout(5)
+try:
+    while True:
+        c = s.recv(1 << 20)
+        if not c:
+            break
+        total += len(c)
+except (ConnectionResetError, socket.timeout):
+    pass
+print("truncated" if total < 67108864 else "complete")
+PY
+)
+cg_check "non-reading client cut off" "truncated" "$got"
+if cg_waitlog "$T/error.log" 'closed: send_timeout' 5; then cg_ok "send_timeout logged"; else cg_fail "send_timeout not logged"; fi
 
 cg_log "max_connections: 8"
 python3 - "$PP" >"$T/maxconn.out" <<'PY' &
