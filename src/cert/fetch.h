@@ -1,0 +1,90 @@
+/*
+ * fetch.h: fetching revocation material (CRLs from distribution points,
+ * OCSP answers) over http://, without blocking any event loop.
+ *
+ * Design: one fetcher thread per process runs a libcurl multi handle; any
+ * thread submits a fetch and gets its completion through a callback run on
+ * the fetcher thread. A server worker's callback copies what it needs,
+ * queues it for the parked request and calls cg_loop_wake() on that
+ * request's loop; the loop then resumes the request (see the hook described
+ * in src/cert/revocation.h). Chosen over driving curl from every worker loop
+ * (CURLMOPT_SOCKETFUNCTION/TIMERFUNCTION) because:
+ *   - coalescing and the negative cache must be process-wide, or N workers
+ *     would fetch the same CRL N times; a multi handle is not thread-safe,
+ *     so one shared between loops would need a lock around every call;
+ *   - what follows a fetch is heavy: verifying and indexing a CRL of a
+ *     million entries takes about a second, which must not run on a loop;
+ *   - `certgate verify` uses the same fetcher with a blocking wait.
+ *
+ * Guarantees: http:// only (no redirects, no other protocol), a per-fetch
+ * timeout, a maximum body size enforced while receiving, concurrent
+ * requests for the same (URL, body) coalesced into one transfer, and after
+ * a failure the same request fails at once for a backoff period that
+ * doubles with each consecutive failure (a dead responder is not hammered).
+ * Every callback is called exactly once, also when the fetcher is freed
+ * with fetches pending (error "cancelled").
+ */
+#ifndef CG_CERT_FETCH_H
+#define CG_CERT_FETCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct cg_fetcher;
+
+struct cg_fetch_opts {
+    unsigned timeout_ms;        /* per transfer, connect included; 0: 5000 */
+    size_t max_bytes;           /* largest body accepted; 0: 64 MiB */
+    unsigned backoff_ms;        /* first negative-cache period; 0: 1000 */
+    unsigned backoff_max_ms;    /* cap of the doubling; 0: 60000 */
+    unsigned max_parallel;      /* transfers at once; 0: 16 */
+};
+
+struct cg_fetch_result {
+    int rc;                     /* CG_OK: HTTP 200 with a body within limits; CG_ERR otherwise */
+    long http_status;           /* 0 when no HTTP answer came */
+    const unsigned char *body;  /* borrowed for the callback's duration */
+    size_t len;
+    const char *content_type;   /* may be NULL */
+    const char *error;          /* when rc != CG_OK: "timed out after 2000 ms", "HTTP 404", ... */
+    double elapsed_ms;          /* of the transfer (0 when answered from the negative cache) */
+    bool coalesced;             /* joined a transfer already running */
+    bool negative_cached;       /* failed at once: the URL failed recently */
+};
+
+/* Runs on the fetcher thread: must not block; copy what outlives the call. */
+typedef void (*cg_fetch_cb)(void *arg, const struct cg_fetch_result *r);
+
+/* Starts the fetcher thread. opts may be NULL. NULL with *err on failure. */
+struct cg_fetcher *cg_fetcher_new(const struct cg_fetch_opts *opts, char **err);
+/* Cancels what is pending (callbacks get rc CG_ERR, "cancelled"), joins the
+ * thread, frees. NULL-safe. Not to be called from a callback. */
+void cg_fetcher_free(struct cg_fetcher *f);
+
+/*
+ * Queues a GET of `url` (body NULL) or a POST of `body` with `content_type`
+ * (OCSP: "application/ocsp-request"). Thread-safe. CG_OK: cb will be called
+ * exactly once, possibly before this returns (negative cache). CG_ERR: not
+ * queued (not an http:// URL, out of memory), cb never called, *err says.
+ */
+int cg_fetcher_submit(struct cg_fetcher *f, const char *url, const char *content_type,
+                      const void *body, size_t body_len, cg_fetch_cb cb, void *arg,
+                      char **err);
+
+/* A copy of a result, for the blocking form. Free with cg_fetch_copy_free. */
+struct cg_fetch_copy {
+    int rc;
+    long http_status;
+    unsigned char *body;
+    size_t len;
+    char *content_type, *error;
+    double elapsed_ms;
+    bool coalesced, negative_cached;
+};
+
+/* Submits and waits (for the CLI and tests; never on a loop thread). */
+int cg_fetcher_fetch(struct cg_fetcher *f, const char *url, const char *content_type,
+                     const void *body, size_t body_len, struct cg_fetch_copy *out, char **err);
+void cg_fetch_copy_free(struct cg_fetch_copy *c);
+
+#endif
