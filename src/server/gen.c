@@ -19,6 +19,7 @@ static void gen_free(struct cg_gen *g)
     }
     free(g->tls);
     free(g->roots);
+    cg_trust_unref(g->trust);
     cg_conf_unref(g->conf);
     free(g);
 }
@@ -57,6 +58,15 @@ int cg_gen_build(struct cg_server *srv, struct cg_conf *conf, struct cg_gen **ou
                                 &g->roots[i], &e) != CG_OK) {
             cg_set_err(err, "site %s: root %s: %s", conf->sites[i].name, conf->sites[i].root,
                        e != NULL ? e : "cannot open");
+            free(e);
+            goto done;
+        }
+    }
+    if (conf->stores != NULL) {
+        char *e = NULL;
+        g->trust = cg_trust_load_dir(conf->stores, &e);
+        if (g->trust == NULL) {
+            cg_set_err(err, "stores: %s", e != NULL ? e : "cannot load");
             free(e);
             goto done;
         }

@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "cert/verdict.h"
 #include "conf/config.h"
 #include "core/access_log.h"
 #include "core/loop.h"
@@ -48,6 +49,8 @@ struct cg_gen {
     struct cg_conf *conf;                 /* owned reference */
     struct cg_tls_listener **tls;         /* per conf listener; NULL for plain ones */
     struct cg_static_root **roots;        /* per conf site; NULL when the site has no root */
+    struct cg_trust *trust;               /* conf->stores loaded; NULL when none configured.
+                                             Reloaded with the generation (SIGHUP). */
     /* server listener index -> conf listener index, -1 when this generation
      * does not listen there (the listener was retired). */
     long by_socket[CG_SERVER_MAX_LISTENERS];

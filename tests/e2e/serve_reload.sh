@@ -76,6 +76,14 @@ write_config "$T/www1" missing ""
 kill -HUP "$PID"
 if cg_waitlog "$T/error.log" 'reload: refused' 10; then cg_ok "missing certificate refused"; else cg_fail "missing certificate not refused"; fi
 cg_check "still serving after a bad certificate" "two" "$(cg_curl_tls localhost "$TP" "$H/")"
+# Trust stores are part of a generation: a stores folder that cannot be read refuses it.
+{ printf 'stores: %s\n' "$T/nostores"; cat "$T/cg.good"; } >"$T/cg.yaml"
+kill -HUP "$PID"
+if cg_waitlog "$T/error.log" 'reload: refused.*nostores' 10; then cg_ok "unreadable stores refused"; else cg_fail "unreadable stores not refused"; fi
+mkdir -p "$T/stores/root"
+{ printf 'stores: %s\n' "$T/stores"; cat "$T/cg.good"; } >"$T/cg.yaml"
+kill -HUP "$PID"
+if cg_waitlog "$T/error.log" 'reload: generation 5 applied' 10; then cg_ok "config with stores applied"; else cg_fail "config with stores not applied"; fi
 cg_check "server alive" "0" "$(kill -0 "$PID"; echo $?)"
 
 cg_log "a new listen address opens on reload, a removed one closes"
@@ -86,6 +94,7 @@ write_config "$T/www1" localhost '  - name: extra
 kill -HUP "$PID"
 if line=$($CG_PY waitlog "$T/error.log" 'reload: now listening on 127\.0\.0\.3:[0-9]+' 10); then
     cg_ok "new listener announced"
+    cg_waitlog "$T/error.log" 'reload: generation 6 applied' 10 || cg_fail "generation 6 not applied"
     XP=$(echo "$line" | sed -E 's/.*127\.0\.0\.3:([0-9]+).*/\1/')
     cg_check "new listener serves" "two" "$(curl -sS --max-time 5 "http://127.0.0.3:$XP/")"
 else
@@ -95,7 +104,7 @@ cg_check "first site back to www1" "one" "$(cg_curl_tls localhost "$TP" "$H/")"
 write_config "$T/www1" localhost ""
 kill -HUP "$PID"
 if cg_waitlog "$T/error.log" 'reload: no longer listening on 127\.0\.0\.3' 10 &&
-   cg_waitlog "$T/error.log" 'reload: generation [0-9]+ applied' 10; then cg_ok "listener retired"; fi
+   cg_waitlog "$T/error.log" 'reload: generation 7 applied' 10; then cg_ok "listener retired"; else cg_fail "listener not retired"; fi
 code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 3 "http://127.0.0.3:${XP:-1}/" 2>/dev/null || true)
 cg_check "removed listener refuses connections" "000" "$code"
 
