@@ -843,6 +843,79 @@ out:
     return rc;
 }
 
+const char *cg_rev_source_slug(cg_rev_source_t s)
+{
+    switch (s) {
+    case CG_REV_SOURCE_LOCAL_CRL: return "local-crl";
+    case CG_REV_SOURCE_FETCHED_CRL: return "fetched-crl";
+    case CG_REV_SOURCE_OCSP: return "ocsp";
+    default: return "none";
+    }
+}
+
+const char *cg_rev_status_slug(cg_rev_status_t s)
+{
+    return s == CG_REV_GOOD ? "good" : s == CG_REV_REVOKED ? "revoked" : "unknown";
+}
+
+const char *cg_crl_reason_slug(int reason)
+{
+    static const char *const names[] = {
+        "unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded",
+        "cessationOfOperation", "certificateHold", "", "removeFromCRL", "privilegeWithdrawn",
+        "aACompromise",
+    };
+    return reason >= 0 && (size_t)reason < CG_ARRAY_LEN(names) ? names[reason] : "";
+}
+
+static void epoch_text(time_t t, char out[32])
+{
+    struct tm tm;
+    if (t == 0 || gmtime_r(&t, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        strcpy(out, "?");
+}
+
+/* The revocation hook's answers, element by element, as problems. */
+static int add_hook_answers(struct judge *j, const struct run *r, struct cg_verdict *v)
+{
+    int n = sk_X509_num(r->chain);
+    /* The root is trusted by being in the store (as for CRLs above). */
+    int last = j->policy->scope == CG_SCOPE_LEAF ? 1 : n - 1;
+    bool allow = j->policy->on_unknown == CG_ON_UNKNOWN_ALLOW;
+
+    for (int d = 0; d < last && d + 1 < n; d++) {
+        struct cg_path_element *e = &v->path[d];
+        struct cg_revocation_info *ri = &e->revocation;
+        char date[32];
+        int rc = CG_OK;
+
+        memset(ri, 0, sizeof(*ri));
+        ri->reason = -1;
+        if (j->policy->revocation_hook(j->policy->revocation_arg, e->cert,
+                                       sk_X509_value(r->chain, d + 1), j->at, ri) != CG_OK)
+            return CG_ERR;
+        if (ri->status == CG_REV_REVOKED) {
+            epoch_text(ri->revoked_at, date);
+            rc = add_problem(e, CG_REASON_REVOKED, X509_V_ERR_CERT_REVOKED, false,
+                             xasprintf("The certificate '%s' was revoked by its issuer on %s%s%s "
+                                       "(%s).",
+                                       e->subject, date, ri->reason >= 0 ? ", reason " : "",
+                                       cg_crl_reason_slug(ri->reason),
+                                       ri->source == CG_REV_SOURCE_OCSP ? "OCSP" : "CRL"));
+        } else if (ri->status == CG_REV_UNKNOWN) {
+            rc = add_problem(e, CG_REASON_REVOCATION_UNKNOWN, 0, allow,
+                             xasprintf("The revocation status of '%s' is unknown: %s.%s",
+                                       e->subject, ri->tried ? ri->tried : "no source answered",
+                                       allow ? " This is allowed by the policy "
+                                               "(on_unknown: allow)."
+                                             : ""));
+        }
+        if (rc != CG_OK)
+            return CG_ERR;
+    }
+    return CG_OK;
+}
+
 static int build_report(struct judge *j, const struct run *r, struct cg_verdict *v,
                         const struct cg_cert_origin *origins, size_t n_origins)
 {
@@ -914,6 +987,8 @@ static int build_report(struct judge *j, const struct run *r, struct cg_verdict 
                                   v->path[i].subject)) != CG_OK)
             return CG_ERR;
     }
+    if (j->policy->revocation_hook != NULL && anchored && add_hook_answers(j, r, v) != CG_OK)
+        return CG_ERR;
     /* Headline: highest rank; among equals, leaf first. */
     for (size_t i = 0; i < v->path_len; i++) {
         for (size_t k = 0; k < v->path[i].n_problems; k++) {
@@ -1085,6 +1160,7 @@ void cg_verdict_free(struct cg_verdict *v)
         free(e->subject);
         free(e->issuer);
         free(e->serial);
+        free(e->revocation.tried);
         for (size_t k = 0; k < e->n_problems; k++)
             free(e->problems[k].text);
         free(e->problems);

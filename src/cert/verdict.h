@@ -62,6 +62,44 @@ const char *cg_trust_dir(const struct cg_trust *t);
 struct cg_trust *cg_trust_ref(struct cg_trust *t);
 void cg_trust_unref(struct cg_trust *t);   /* NULL-safe */
 
+/* ---- revocation answered outside the engine (OCSP, fetched CRLs) ------ */
+
+typedef enum {
+    CG_REV_SOURCE_NONE = 0,        /* not checked */
+    CG_REV_SOURCE_LOCAL_CRL,       /* stores/crl/ or --crl */
+    CG_REV_SOURCE_FETCHED_CRL,     /* from the certificate's CRL distribution point */
+    CG_REV_SOURCE_OCSP,            /* from its AIA responder, the override, or a file */
+} cg_rev_source_t;
+
+typedef enum { CG_REV_GOOD = 0, CG_REV_REVOKED, CG_REV_UNKNOWN } cg_rev_status_t;
+
+/* What a revocation hook found out about one element. */
+struct cg_revocation_info {
+    cg_rev_source_t source;        /* of the answer used; NONE when none was usable */
+    cg_rev_status_t status;
+    time_t this_update, next_update;   /* of that answer; 0: unknown / none given */
+    time_t revoked_at;             /* when REVOKED */
+    int reason;                    /* CRL reason code when REVOKED; -1: none given */
+    bool stale;                    /* past nextUpdate, accepted under stale_grace */
+    char *tried;                   /* heap, owned by the verdict: every source tried and
+                                      its outcome and timing, "; "-separated; may be NULL */
+};
+
+const char *cg_rev_source_slug(cg_rev_source_t s);   /* "local-crl", "fetched-crl", "ocsp" */
+const char *cg_rev_status_slug(cg_rev_status_t s);   /* "good", "revoked", "unknown" */
+const char *cg_crl_reason_slug(int reason);          /* "keyCompromise", ...; "" for -1 */
+
+/*
+ * Asked about `cert` (issued by `issuer`) for each certificate in the
+ * policy's scope on a path that reaches a trusted root, the root itself
+ * excepted, after path validation. Fills *out (zeroed by the engine).
+ * CG_OK, or CG_ERR only on allocation failure. Runs on the judging thread:
+ * it must answer from what it already has (the server fetches first and
+ * judges when the answers are in; `certgate verify` fetches in the hook).
+ */
+typedef int (*cg_revocation_fn)(void *arg, X509 *cert, X509 *issuer, time_t at,
+                                struct cg_revocation_info *out);
+
 /* ---- policy ----------------------------------------------------------- */
 
 typedef enum { CG_PURPOSE_CLIENT = 0, CG_PURPOSE_SERVER, CG_PURPOSE_ANY } cg_purpose_t;
@@ -103,6 +141,15 @@ struct cg_policy {
      * set (for old PKIs still issuing them).
      */
     bool allow_sha1;
+    /*
+     * Revocation by a hook (OCSP, fetched CRLs; see cg_revocation_fn): when
+     * set, each element in scope gets the hook's answer in its report, and
+     * `revoked` / `revocation-unknown` problems from it (unknown is
+     * advisory under on_unknown: allow). Independent of `revocation`, which
+     * drives OpenSSL's own check against the local CRLs.
+     */
+    cg_revocation_fn revocation_hook;
+    void *revocation_arg;
 };
 
 /* Fills the defaults above. */
@@ -135,6 +182,7 @@ struct cg_path_element {
     char not_before[32], not_after[32];   /* ISO 8601 UTC "2026-01-01T00:00:00Z"; "" if missing */
     char sha256[65];           /* lower-case hex thumbprint; "" if missing */
     cg_source_t source;
+    struct cg_revocation_info revocation;   /* filled when the policy has a revocation hook */
     struct cg_problem *problems;
     size_t n_problems;
 };
