@@ -50,6 +50,10 @@ static const char *const state_names[] = {"handshake", "keep-alive", "header", "
 /* Extra room in the input buffer past the head limit: body bytes and the
  * start of a pipelined request share it. */
 #define CG_CONN_IN_SLACK 16384
+/* Lingering after an error response lasts the shorter of send_timeout and
+ * header_timeout, and never more than this: long enough for the client to
+ * read the answer, short enough that a hostile client cannot hold the slot. */
+#define CG_CONN_LINGER_MAX_MS 2000
 /* Bytes of the response head besides a Location value. */
 #define CG_CONN_HEAD_MAX 2048
 
@@ -564,9 +568,10 @@ done:
  * the handler, or CG_DECLINED with *deny filled (the answer to send).
  * The client-certificate decision of the next stage belongs here: `loc`
  * (or the site when NULL) says ignore / accept / require, c->ssl gives the
- * peer certificate (SSL_get0_peer_certificate) and chain
- * (SSL_get_peer_cert_chain), c->peer what the handshake's verify callback
- * recorded, and the verdict engine decides.
+ * peer certificate and chain (cg_tls_peer_cert / cg_tls_peer_chain, also
+ * after a resumption: cg_tls_resumed), c->peer what the handshake's verify
+ * callback recorded and the site SNI chose (peer.sni_entry), c->gen->trust
+ * the stores of this generation, and the verdict engine decides.
  */
 static int request_policy(struct cg_conn *c, const struct cg_conf_site *site,
                           const struct cg_conf_location *loc, struct cg_error_info *deny)
@@ -894,7 +899,7 @@ static int finish_response(struct cg_conn *c)
             const struct cg_limits *lim = limits_of(c);
             unsigned ms = lim->send_timeout_ms < lim->header_timeout_ms ? lim->send_timeout_ms
                                                                         : lim->header_timeout_ms;
-            arm(c, ms < 2000 ? ms : 2000);
+            arm(c, ms < CG_CONN_LINGER_MAX_MS ? ms : CG_CONN_LINGER_MAX_MS);
         }
         return CG_OK;
     }
