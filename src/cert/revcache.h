@@ -1,0 +1,78 @@
+/*
+ * revcache.h: revocation answers kept between fetches. CRLs are keyed by
+ * distribution-point URL, OCSP responses by certificate ID (hex of the
+ * issuer name hash, issuer key hash and serial). An answer is served until
+ * its nextUpdate, re-fetched at most every `refresh` before that, and
+ * served up to `stale_grace` past nextUpdate when no fresh one can be had.
+ *
+ * Persistence: with a state directory, every put is written atomically
+ * (temp file, fsync, rename) to STATE/revocation/{crl,ocsp}/<sha256 of key>,
+ * and everything there is read back by cg_revcache_new(), so a restart does
+ * not send every client's first request to the responders at once. The
+ * stored bytes are the answer as received: they are judged again (signature,
+ * times) on every use, so a file tampered with on disk cannot pass.
+ *
+ * This is the in-process backend; a shared backend (Redis) would implement
+ * the same calls. Thread safety: every call is safe from any thread.
+ */
+#ifndef CG_CERT_REVCACHE_H
+#define CG_CERT_REVCACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "cert/crl_index.h"
+
+struct cg_revcache;
+
+typedef enum { CG_REVCACHE_CRL = 0, CG_REVCACHE_OCSP } cg_revcache_kind_t;
+
+struct cg_revcache_opts {
+    const char *state_dir;     /* NULL: memory only */
+    long refresh_s;            /* re-fetch at most this often; 0: 3600 */
+    long stale_grace_s;        /* serve this long past nextUpdate when no fresh answer */
+    size_t max_entries;        /* 0: 10000; the entry nearest expiry is dropped first */
+    size_t max_bytes;          /* per answer (reload refuses bigger files); 0: 64 MiB */
+};
+
+/* Loads what STATE/revocation holds (unreadable files are skipped). */
+struct cg_revcache *cg_revcache_new(const struct cg_revcache_opts *opts, char **err);
+void cg_revcache_free(struct cg_revcache *c);   /* NULL-safe */
+
+/* A copy of one answer. Free with cg_revcache_entry_free. */
+struct cg_revcache_entry {
+    unsigned char *der;
+    size_t len;
+    time_t fetched_at, this_update, next_update;   /* next_update 0: none given */
+    struct cg_crl_index *index;   /* CRLs: the index built from der, when one was
+                                     attached (a reference; NULL otherwise) */
+};
+void cg_revcache_entry_free(struct cg_revcache_entry *e);
+
+/*
+ * Stores an answer (copied) that has been judged usable, replacing what
+ * the key held. Persists it when there is a state directory.
+ * CG_OK, or CG_ERR with *err (the answer is still kept in memory when only
+ * the write failed).
+ */
+int cg_revcache_put(struct cg_revcache *c, cg_revcache_kind_t kind, const char *key,
+                    const unsigned char *der, size_t len, time_t fetched_at,
+                    time_t this_update, time_t next_update, char **err);
+/* Attaches a built CRL index to the CRL entry `key` (takes a reference). */
+void cg_revcache_set_index(struct cg_revcache *c, const char *key, struct cg_crl_index *ix);
+
+/*
+ * Looks an answer up at time `now`:
+ *   CG_OK        fresh: use it, no fetch needed;
+ *   CG_AGAIN     usable, but due: fetch, and use this one only if the fetch
+ *                fails (refresh elapsed, or past nextUpdate within the grace);
+ *   CG_DECLINED  nothing usable (absent, or past nextUpdate + grace).
+ * *out is filled for CG_OK and CG_AGAIN.
+ */
+int cg_revcache_get(struct cg_revcache *c, cg_revcache_kind_t kind, const char *key,
+                    time_t now, struct cg_revcache_entry *out);
+
+size_t cg_revcache_count(struct cg_revcache *c);
+
+#endif
