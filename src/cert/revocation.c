@@ -1,0 +1,410 @@
+/*
+ * revocation.c: the OCSP and fetched-CRL hooks of the verdict engine.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/ocsp.h>
+#include <openssl/x509v3.h>
+
+#include "cert/crl_index.h"
+#include "cert/ocsp.h"
+#include "cert/revocation.h"
+#include "cert/trust_internal.h"
+#include "core/common.h"
+
+#define TRIED_MAX 4096   /* the "tried" line stays readable in a log */
+
+static void note(struct cg_revocation_info *out, const char *fmt, ...) CG_PRINTF(2, 3);
+
+/* Appends one attempt to out->tried ("; "-separated, bounded). */
+static void note(struct cg_revocation_info *out, const char *fmt, ...)
+{
+    char buf[768];
+    size_t have = out->tried ? strlen(out->tried) : 0;
+    va_list ap;
+    char *grown;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (have + strlen(buf) + 3 > TRIED_MAX)
+        return;
+    grown = realloc(out->tried, have + strlen(buf) + 3);
+    if (grown == NULL)
+        return;
+    if (have > 0)
+        memcpy(grown + have, "; ", 3), have += 2;
+    memcpy(grown + have, buf, strlen(buf) + 1);
+    out->tried = grown;
+}
+
+static void iso(time_t t, char out[32])
+{
+    struct tm tm;
+    if (t == 0 || gmtime_r(&t, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        strcpy(out, "none");
+}
+
+static void from_ocsp(const struct cg_ocsp_result *r, struct cg_revocation_info *out)
+{
+    out->source = CG_REV_SOURCE_OCSP;
+    out->status = r->status == CG_OCSP_GOOD      ? CG_REV_GOOD
+                  : r->status == CG_OCSP_REVOKED ? CG_REV_REVOKED
+                                                 : CG_REV_UNKNOWN;
+    out->this_update = r->this_update;
+    out->next_update = r->next_update;
+    out->revoked_at = r->revoked_at;
+    out->reason = r->reason;
+    out->stale = r->stale;
+}
+
+int cg_revocation_offline_ocsp(void *arg, X509 *cert, X509 *issuer, time_t at,
+                               struct cg_revocation_info *out)
+{
+    const struct cg_rev_offline_ocsp *o = arg;
+    struct cg_ocsp_params p = {.at = at, .max_age = o->max_age, .stale_grace = o->stale_grace};
+    struct cg_ocsp_result r;
+    char *err = NULL, t1[32], t2[32];
+
+    if (cg_ocsp_judge(o->der, o->len, cert, issuer, &p, &r, &err) != CG_OK) {
+        out->status = CG_REV_UNKNOWN;
+        note(out, "OCSP response file: unusable (%s): %s", cg_ocsp_error_slug(r.error),
+             err ? err : "?");
+        free(err);
+        return CG_OK;
+    }
+    from_ocsp(&r, out);
+    iso(r.this_update, t1);
+    iso(r.next_update, t2);
+    note(out, "OCSP response file: %s (thisUpdate %s, nextUpdate %s%s)",
+         cg_ocsp_status_slug(r.status), t1, t2, r.stale ? ", stale within grace" : "");
+    if (r.status == CG_OCSP_UNKNOWN)
+        note(out, "the responder does not know the certificate");
+    return CG_OK;
+}
+
+char *cg_revocation_ocsp_key(X509 *cert, X509 *issuer)
+{
+    OCSP_CERTID *id = OCSP_cert_to_id(EVP_sha1(), cert, issuer);
+    ASN1_OCTET_STRING *nh = NULL, *kh = NULL;
+    ASN1_INTEGER *serial = NULL;
+    char *key = NULL;
+
+    if (id != NULL && OCSP_id_get0_info(&nh, NULL, &kh, &serial, id) == 1) {
+        size_t n = (size_t)(nh->length + kh->length) * 2 + 2 + 2 * 64 + 1;
+        BIGNUM *bn = ASN1_INTEGER_to_BN(serial, NULL);
+        char *shex = bn ? BN_bn2hex(bn) : NULL;
+        key = shex ? malloc(n + strlen(shex)) : NULL;
+        if (key != NULL) {
+            char *p = key;
+            for (int i = 0; i < nh->length; i++)
+                p += sprintf(p, "%02x", nh->data[i]);
+            *p++ = '-';
+            for (int i = 0; i < kh->length; i++)
+                p += sprintf(p, "%02x", kh->data[i]);
+            *p++ = '-';
+            strcpy(p, shex);
+        }
+        OPENSSL_free(shex);
+        BN_free(bn);
+    }
+    OCSP_CERTID_free(id);
+    ERR_clear_error();
+    return key;
+}
+
+/* ---- online ------------------------------------------------------------ */
+
+/* Judges an OCSP DER; CG_OK with a good/revoked answer in *out. */
+static int use_ocsp(const struct cg_rev_online *o, const unsigned char *der, size_t len,
+                    X509 *cert, X509 *issuer, time_t at, const char *what,
+                    struct cg_revocation_info *out, struct cg_ocsp_result *r)
+{
+    struct cg_ocsp_params p = {.at = at, .max_age = o->max_ocsp_age,
+                               .stale_grace = o->stale_grace};
+    char *err = NULL, t1[32], t2[32];
+
+    if (cg_ocsp_judge(der, len, cert, issuer, &p, r, &err) != CG_OK) {
+        note(out, "%s: unusable answer (%s): %s", what, cg_ocsp_error_slug(r->error),
+             err ? err : "?");
+        free(err);
+        return CG_ERR;
+    }
+    iso(r->this_update, t1);
+    iso(r->next_update, t2);
+    note(out, "%s: %s (thisUpdate %s, nextUpdate %s%s)", what, cg_ocsp_status_slug(r->status),
+         t1, t2, r->stale ? ", stale within grace" : "");
+    if (r->status == CG_OCSP_UNKNOWN)
+        return CG_DECLINED;   /* a valid answer that does not know: try the CRLs */
+    from_ocsp(r, out);
+    return CG_OK;
+}
+
+static int try_ocsp(const struct cg_rev_online *o, X509 *cert, X509 *issuer, time_t at,
+                    struct cg_revocation_info *out)
+{
+    char *url = o->ocsp_responder ? strdup(o->ocsp_responder) : cg_ocsp_url(cert);
+    char *key = cg_revocation_ocsp_key(cert, issuer), *err = NULL, what[600];
+    struct cg_revcache_entry cached = {0};
+    struct cg_fetch_copy got = {0};
+    struct cg_ocsp_result r;
+    unsigned char *req = NULL;
+    size_t req_len = 0;
+    int crc = CG_DECLINED, rc = CG_DECLINED;
+
+    if (url == NULL) {
+        note(out, "OCSP: the certificate names no responder");
+        goto out;
+    }
+    if (key != NULL && o->cache != NULL)
+        crc = cg_revcache_get(o->cache, CG_REVCACHE_OCSP, key, at, &cached);
+    if (crc == CG_OK) {
+        snprintf(what, sizeof(what), "OCSP %s (cached)", url);
+        rc = use_ocsp(o, cached.der, cached.len, cert, issuer, at, what, out, &r);
+        if (rc == CG_OK)
+            goto out;
+    }
+    if (o->fetcher == NULL) {
+        if (crc == CG_DECLINED)
+            note(out, "OCSP %s: no answer cached yet", url);
+        goto out;
+    }
+    if (cg_ocsp_request(cert, issuer, NULL, 0, &req, &req_len, &err) != CG_OK) {
+        note(out, "OCSP %s: %s", url, err ? err : "cannot build the request");
+        goto out;
+    }
+    if (cg_fetcher_fetch(o->fetcher, url, "application/ocsp-request", req, req_len, &got,
+                         &err) != CG_OK) {
+        note(out, "OCSP %s: %s", url, err ? err : "cannot fetch");
+    } else if (got.rc != CG_OK) {
+        note(out, "OCSP POST %s: %s (%.0f ms)", url, got.error ? got.error : "failed",
+             got.elapsed_ms);
+    } else {
+        snprintf(what, sizeof(what), "OCSP POST %s (%.0f ms)", url, got.elapsed_ms);
+        rc = use_ocsp(o, got.body, got.len, cert, issuer, at, what, out, &r);
+        if (rc != CG_ERR && key != NULL && o->cache != NULL) {
+            char *perr = NULL;
+            if (cg_revcache_put(o->cache, CG_REVCACHE_OCSP, key, got.body, got.len, at,
+                                r.this_update, r.next_update, &perr) != CG_OK)
+                note(out, "OCSP answer not cached: %s", perr ? perr : "?");
+            free(perr);
+        }
+        if (rc == CG_OK)
+            goto out;
+    }
+    /* the fetch failed: an answer cached earlier, still within its grace, does */
+    if (crc == CG_AGAIN) {
+        snprintf(what, sizeof(what), "OCSP %s (cached, refresh failed)", url);
+        rc = use_ocsp(o, cached.der, cached.len, cert, issuer, at, what, out, &r);
+    }
+out:
+    cg_fetch_copy_free(&got);
+    cg_revcache_entry_free(&cached);
+    OPENSSL_free(req);
+    free(url);
+    free(key);
+    free(err);
+    return rc == CG_OK ? CG_OK : CG_DECLINED;
+}
+
+/* Looks `cert` up in an index whose times are checked here. */
+static int use_index(const struct cg_rev_online *o, struct cg_crl_index *ix, X509 *cert,
+                     time_t at, const char *what, cg_rev_source_t source,
+                     struct cg_revocation_info *out)
+{
+    time_t tu = cg_crl_index_this_update(ix), nu = cg_crl_index_next_update(ix);
+    struct cg_crl_entry e;
+    bool is_ca = X509_check_ca(cert) != 0, stale = false;
+    char t1[32], t2[32];
+
+    iso(tu, t1);
+    iso(nu, t2);
+    if (tu > at) {
+        note(out, "%s: not valid yet (thisUpdate %s)", what, t1);
+        return CG_ERR;
+    }
+    if (nu != 0 && nu < at) {
+        if (at - nu > o->stale_grace) {
+            note(out, "%s: stale (nextUpdate %s)", what, t2);
+            return CG_ERR;
+        }
+        stale = true;
+    }
+    if ((cg_crl_index_only_user(ix) && is_ca) || (cg_crl_index_only_ca(ix) && !is_ca)) {
+        note(out, "%s: does not cover this kind of certificate", what);
+        return CG_ERR;
+    }
+    if (cg_crl_index_is_delta(ix)) {
+        note(out, "%s: a delta CRL alone says nothing of what its base lists", what);
+        return CG_ERR;
+    }
+    out->source = source;
+    out->this_update = tu;
+    out->next_update = nu;
+    out->stale = stale;
+    if (cg_crl_index_lookup(ix, X509_get0_serialNumber(cert), &e) == CG_OK) {
+        out->status = CG_REV_REVOKED;
+        out->revoked_at = e.revoked_at;
+        out->reason = e.reason;
+    } else {
+        out->status = CG_REV_GOOD;
+    }
+    note(out, "%s: %s (thisUpdate %s, nextUpdate %s%s)", what, cg_rev_status_slug(out->status),
+         t1, t2, stale ? ", stale within grace" : "");
+    return CG_OK;
+}
+
+static int try_crl_url(const struct cg_rev_online *o, const char *url, X509 *cert, X509 *issuer,
+                       time_t at, struct cg_revocation_info *out)
+{
+    struct cg_crl_index_opts io = {.max_bytes = o->max_crl_bytes};
+    struct cg_revcache_entry cached = {0};
+    struct cg_crl_index *ix = NULL;
+    struct cg_fetch_copy got = {0};
+    char *err = NULL, what[600];
+    int crc = CG_DECLINED, rc = CG_ERR;
+
+    if (o->cache != NULL)
+        crc = cg_revcache_get(o->cache, CG_REVCACHE_CRL, url, at, &cached);
+    if (crc == CG_OK) {
+        snprintf(what, sizeof(what), "CRL %s (cached)", url);
+        if (cached.index == NULL &&
+            cg_crl_index_load(cached.der, cached.len, issuer, &io, &cached.index, &err) != CG_OK)
+            note(out, "%s: %s", what, err);
+        else if (cached.index != NULL) {
+            cg_revcache_set_index(o->cache, url, cached.index);
+            if ((rc = use_index(o, cached.index, cert, at, what, CG_REV_SOURCE_FETCHED_CRL,
+                                out)) == CG_OK)
+                goto out;
+        }
+    }
+    if (o->fetcher == NULL) {
+        if (crc == CG_DECLINED)
+            note(out, "CRL %s: not fetched yet", url);
+        goto out;
+    }
+    if (cg_fetcher_fetch(o->fetcher, url, NULL, NULL, 0, &got, &err) != CG_OK) {
+        note(out, "CRL %s: %s", url, err ? err : "cannot fetch");
+    } else if (got.rc != CG_OK) {
+        note(out, "CRL GET %s: %s (%.0f ms)", url, got.error ? got.error : "failed",
+             got.elapsed_ms);
+    } else {
+        snprintf(what, sizeof(what), "CRL GET %s (%.0f ms, %zu bytes)", url, got.elapsed_ms,
+                 got.len);
+        if (cg_crl_index_load(got.body, got.len, issuer, &io, &ix, &err) != CG_OK) {
+            note(out, "%s: unusable: %s", what, err ? err : "?");
+        } else {
+            rc = use_index(o, ix, cert, at, what, CG_REV_SOURCE_FETCHED_CRL, out);
+            if (o->cache != NULL) {
+                char *perr = NULL;
+                if (cg_revcache_put(o->cache, CG_REVCACHE_CRL, url, got.body, got.len, at,
+                                    cg_crl_index_this_update(ix), cg_crl_index_next_update(ix),
+                                    &perr) != CG_OK)
+                    note(out, "CRL not cached: %s", perr ? perr : "?");
+                else
+                    cg_revcache_set_index(o->cache, url, ix);
+                free(perr);
+            }
+            if (rc == CG_OK)
+                goto out;
+        }
+    }
+    if (crc == CG_AGAIN) {
+        snprintf(what, sizeof(what), "CRL %s (cached, refresh failed)", url);
+        if (cached.index == NULL)
+            cg_crl_index_load(cached.der, cached.len, issuer, &io, &cached.index, NULL);
+        if (cached.index != NULL)
+            rc = use_index(o, cached.index, cert, at, what, CG_REV_SOURCE_FETCHED_CRL, out);
+    }
+out:
+    cg_crl_index_unref(ix);
+    cg_revcache_entry_free(&cached);
+    cg_fetch_copy_free(&got);
+    free(err);
+    return rc;
+}
+
+/* The CRLs in stores/crl/ from this issuer, current at `at`. */
+static int try_local_crls(const struct cg_rev_online *o, X509 *cert, X509 *issuer, time_t at,
+                          struct cg_revocation_info *out)
+{
+    if (o->trust == NULL)
+        return CG_DECLINED;
+    for (int i = 0; i < sk_X509_CRL_num(o->trust->crls); i++) {
+        X509_CRL *c = sk_X509_CRL_value(o->trust->crls, i);
+        unsigned char *der = NULL;
+        int len;
+        struct cg_crl_index *ix = NULL;
+        int rc;
+
+        if (X509_NAME_cmp(X509_CRL_get_issuer(c), X509_get_subject_name(issuer)) != 0)
+            continue;
+        len = i2d_X509_CRL(c, &der);
+        if (len <= 0 || cg_crl_index_load(der, (size_t)len, issuer, NULL, &ix, NULL) != CG_OK) {
+            OPENSSL_free(der);
+            continue;   /* another CA with the same name, or a delta we do not use */
+        }
+        OPENSSL_free(der);
+        rc = use_index(o, ix, cert, at, "local CRL", CG_REV_SOURCE_LOCAL_CRL, out);
+        cg_crl_index_unref(ix);
+        if (rc == CG_OK)
+            return CG_OK;
+    }
+    return CG_DECLINED;
+}
+
+static int try_crls(const struct cg_rev_online *o, X509 *cert, X509 *issuer, time_t at,
+                    struct cg_revocation_info *out)
+{
+    STACK_OF(DIST_POINT) *dps;
+    int tried = 0;
+
+    if (try_local_crls(o, cert, issuer, at, out) == CG_OK)
+        return CG_OK;
+    dps = X509_get_ext_d2i(cert, NID_crl_distribution_points, NULL, NULL);
+    for (int i = 0; i < sk_DIST_POINT_num(dps); i++) {
+        DIST_POINT *dp = sk_DIST_POINT_value(dps, i);
+        if (dp->distpoint == NULL || dp->distpoint->type != 0)
+            continue;
+        for (int k = 0; k < sk_GENERAL_NAME_num(dp->distpoint->name.fullname); k++) {
+            GENERAL_NAME *gn = sk_GENERAL_NAME_value(dp->distpoint->name.fullname, k);
+            const char *url;
+            if (gn->type != GEN_URI)
+                continue;
+            url = (const char *)ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier);
+            tried++;
+            if (strncmp(url, "http://", 7) != 0) {
+                note(out, "CRL %s: only http:// is fetched", url);
+                continue;
+            }
+            if (try_crl_url(o, url, cert, issuer, at, out) == CG_OK) {
+                sk_DIST_POINT_pop_free(dps, DIST_POINT_free);
+                return CG_OK;
+            }
+        }
+    }
+    sk_DIST_POINT_pop_free(dps, DIST_POINT_free);
+    if (tried == 0)
+        note(out, "CRL: the certificate names no distribution point");
+    return CG_DECLINED;
+}
+
+int cg_revocation_online(void *arg, X509 *cert, X509 *issuer, time_t at,
+                         struct cg_revocation_info *out)
+{
+    const struct cg_rev_online *o = arg;
+
+    out->status = CG_REV_UNKNOWN;
+    out->source = CG_REV_SOURCE_NONE;
+    if (o->use_ocsp && try_ocsp(o, cert, issuer, at, out) == CG_OK)
+        return CG_OK;
+    if (o->use_crl && try_crls(o, cert, issuer, at, out) == CG_OK)
+        return CG_OK;
+    out->status = CG_REV_UNKNOWN;
+    out->source = CG_REV_SOURCE_NONE;
+    return CG_OK;
+}

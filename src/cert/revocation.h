@@ -1,0 +1,60 @@
+/*
+ * revocation.h: the revocation hooks the verdict engine calls
+ * (cg_revocation_fn in verdict.h) for OCSP and fetched CRLs.
+ *
+ *   cg_revocation_offline_ocsp  judges one saved OCSP response
+ *                               (`certgate verify --revocation ocsp
+ *                               --ocsp-response FILE`);
+ *   cg_revocation_online        asks the sources in the policy's order and
+ *                               fetches what is missing, blocking the calling
+ *                               thread (`certgate verify --revocation online`).
+ *
+ * The server does not fetch inside a hook: a request whose answers are not
+ * all in the cache is parked, the fetches are submitted to the fetcher
+ * thread (cg_fetcher_submit), whose callback stores each answer in the
+ * cache and wakes the request's loop (cg_loop_wake); the request is then
+ * judged with cg_revocation_online in cache-only mode (`fetcher` NULL),
+ * which finds every answer, or the failure recorded, without waiting.
+ */
+#ifndef CG_CERT_REVOCATION_H
+#define CG_CERT_REVOCATION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "cert/fetch.h"
+#include "cert/revcache.h"
+#include "cert/verdict.h"
+
+struct cg_rev_offline_ocsp {
+    const unsigned char *der;      /* the response (borrowed) */
+    size_t len;
+    long max_age;                  /* seconds; 0: no limit */
+    long stale_grace;
+};
+
+/* arg: struct cg_rev_offline_ocsp. */
+int cg_revocation_offline_ocsp(void *arg, X509 *cert, X509 *issuer, time_t at,
+                               struct cg_revocation_info *out);
+
+struct cg_rev_online {
+    struct cg_fetcher *fetcher;    /* NULL: answer from the cache and local CRLs only */
+    struct cg_revcache *cache;     /* may be NULL */
+    const struct cg_trust *trust;  /* local CRLs (stores/crl/); may be NULL */
+    bool use_ocsp, use_crl;        /* ocsp+crl: OCSP first, CRLs when it gives no answer */
+    const char *ocsp_responder;    /* override URL; NULL: the certificate's AIA */
+    long max_ocsp_age;             /* seconds; 0: no limit */
+    long stale_grace;              /* seconds past nextUpdate still accepted */
+    size_t max_crl_bytes;          /* 0: CG_CRL_INDEX_DEFAULT_MAX_BYTES */
+};
+
+/* arg: struct cg_rev_online. */
+int cg_revocation_online(void *arg, X509 *cert, X509 *issuer, time_t at,
+                         struct cg_revocation_info *out);
+
+/* The cache key of cert's OCSP answer: hex of SHA-1 issuer name and key
+ * hashes and the serial. New string, caller frees; NULL on failure. */
+char *cg_revocation_ocsp_key(X509 *cert, X509 *issuer);
+
+#endif
