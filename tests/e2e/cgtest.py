@@ -164,6 +164,27 @@ def cmd_slow(args):
     return 0
 
 
+def cmd_trickle(args):
+    """trickle HOST PORT: sends two pipelined requests a byte at a time (the
+    client's pace: 5 ms a byte), so the head end straddles reads."""
+    host, port = args[0], int(args[1])
+    data = (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+            b"GET /digits.txt HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    s = socket.create_connection((host, port), timeout=10)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    for i in range(len(data)):
+        s.send(data[i:i + 1])
+        time.sleep(0.005)
+    out = b""
+    while True:
+        c = s.recv(65536)
+        if not c:
+            break
+        out += c
+    print(summary(out, True))
+    return 0
+
+
 def cmd_waitlog(args):
     path, pattern, timeout = args[0], re.compile(args[1]), float(args[2])
     deadline = time.monotonic() + timeout
@@ -190,7 +211,8 @@ def cmd_waitlog(args):
 
 
 def main():
-    cmds = {"send": cmd_send, "table": cmd_table, "slow": cmd_slow, "waitlog": cmd_waitlog}
+    cmds = {"send": cmd_send, "table": cmd_table, "slow": cmd_slow, "waitlog": cmd_waitlog,
+            "trickle": cmd_trickle}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
         print(__doc__)
         return 2

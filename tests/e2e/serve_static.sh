@@ -73,6 +73,7 @@ cg_check "plain pipelining, three in one write" "200 200 200 close" "$(printf '%
 cg_check "tls pipelining" "200 200 200 close" "$(printf '%s' "$req" | $CG_PY send 127.0.0.1 "$TP" --tls --sni localhost --escaped)"
 out=$(printf 'GET /digits.txt HTTP/1.1\r\nHost: localhost\r\n\r\nGET /digits.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' | $CG_PY send 127.0.0.2 "$PP" --dump)
 cg_check "pipelined bodies in order" "2" "$(printf '%s' "$out" | grep -c '^0123456789abcdefghij')"
+cg_check "heads trickled a byte at a time" "200 200 close" "$($CG_PY trickle 127.0.0.2 "$PP")"
 cg_check "http/1.0 closes" "200 close" "$(printf 'GET / HTTP/1.0\r\n\r\n' | $CG_PY send 127.0.0.2 "$PP" --escaped)"
 cg_check "http/1.0 keep-alive" "200 200 close" "$(printf 'GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\n' | $CG_PY send 127.0.0.2 "$PP" --escaped)"
 cg_check "http/1.1 stays open" "200 open" "$(printf 'GET / HTTP/1.1\r\nHost: localhost\r\n\r\n' | $CG_PY send 127.0.0.2 "$PP" --escaped --timeout 2)"
