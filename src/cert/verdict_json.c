@@ -1,4 +1,6 @@
 /* verdict_json.c: struct cg_verdict -> jansson (verdict_json.h). */
+#include <time.h>
+
 #include "cert/verdict_json.h"
 
 /* json_object_set_new that turns a NULL value into a failure. */
@@ -40,6 +42,36 @@ static json_t *problem_json(const struct cg_problem *p)
     return o;
 }
 
+static json_t *iso_time_json(time_t t)
+{
+    struct tm tm;
+    char buf[32];
+    if (t == 0 || gmtime_r(&t, &tm) == NULL || strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        return json_null();
+    return json_string(buf);
+}
+
+/* What a revocation hook found (verdict.h, struct cg_revocation_info). */
+static json_t *revocation_json(const struct cg_revocation_info *r)
+{
+    json_t *o = json_object();
+
+    if (o == NULL)
+        return NULL;
+    if (put(o, "source", json_string(cg_rev_source_slug(r->source))) ||
+        put(o, "status", json_string(cg_rev_status_slug(r->status))) ||
+        put(o, "this_update", iso_time_json(r->this_update)) ||
+        put(o, "next_update", iso_time_json(r->next_update)) ||
+        (r->status == CG_REV_REVOKED && put(o, "revoked_at", iso_time_json(r->revoked_at))) ||
+        (r->reason >= 0 && put(o, "reason_code", json_integer(r->reason))) ||
+        (r->stale && put(o, "stale", json_true())) ||
+        put(o, "tried", json_string(r->tried ? r->tried : ""))) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
 static json_t *element_json(const struct cg_path_element *e)
 {
     json_t *o = json_object(), *problems = json_array();
@@ -57,6 +89,9 @@ static json_t *element_json(const struct cg_path_element *e)
         put(o, "not_after", json_string(e->not_after)) ||
         put(o, "sha256", json_string(e->sha256)) ||
         put(o, "source", json_string(cg_source_slug(e->source))))
+        goto fail;
+    if ((e->revocation.source != CG_REV_SOURCE_NONE || e->revocation.tried != NULL) &&
+        put(o, "revocation", revocation_json(&e->revocation)))
         goto fail;
     if (json_object_set_new(o, "problems", problems) != 0) {
         problems = NULL;   /* set_new consumed it even on failure */

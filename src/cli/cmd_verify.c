@@ -17,6 +17,7 @@
 #include "cert/verdict.h"
 #include "cli/commands.h"
 #include "cli/render.h"
+#include "cli/verify_revocation.h"
 #include "core/common.h"
 
 #define VERIFY_MAX_FILES 64
@@ -39,7 +40,16 @@ static const char usage_text[] =
     "policy:\n"
     "  --at TIME                 judge at TIME: ISO 8601 (2026-01-31T12:00:00Z) or @EPOCH\n"
     "  --purpose client|server|any           required extended key usage (client)\n"
-    "  --revocation off|crl      (default: crl when the trust holds CRLs)\n"
+    "  --revocation off|crl|ocsp|online      (default: crl when the trust holds CRLs)\n"
+    "                            ocsp: the OCSP responder (or --ocsp-response FILE);\n"
+    "                            online: OCSP, then local and fetched CRLs\n"
+    "  --ocsp-response FILE      judge this saved DER OCSP response, offline\n"
+    "  --max-ocsp-age SECONDS    an OCSP answer older than this is not used\n"
+    "  --stale-grace SECONDS     accept answers this long past their nextUpdate (0)\n"
+    "  --timeout SECONDS         per fetch (5)\n"
+    "  --max-crl-size BYTES      largest CRL fetched (64 MiB)\n"
+    "  --ocsp-responder URL      ask this responder instead of the certificate's\n"
+    "  --state-dir DIR           keep fetched answers there between runs\n"
     "  --revocation-scope leaf|chain         which certificates need a CRL (chain)\n"
     "  --on-unknown deny|allow   revocation status unknown: refuse or note (deny)\n"
     "  --max-crl-age SECONDS     a CRL issued longer ago than this is not used\n"
@@ -61,7 +71,8 @@ enum {
     OPT_STORES = 256, OPT_ROOT, OPT_INTERMEDIATE, OPT_CRL, OPT_CHAIN, OPT_AT, OPT_PURPOSE,
     OPT_REVOCATION, OPT_SCOPE, OPT_ON_UNKNOWN, OPT_MAX_CRL_AGE, OPT_POLICY, OPT_EXPLICIT,
     OPT_INHIBIT_MAP, OPT_INHIBIT_ANY, OPT_MAX_DEPTH, OPT_PASSWORD_FILE, OPT_JSON,
-    OPT_ANCHOR_CHECKS, OPT_EKU_STRICT, OPT_ALLOW_SHA1, OPT_HELP,
+    OPT_ANCHOR_CHECKS, OPT_EKU_STRICT, OPT_ALLOW_SHA1, OPT_OCSP_RESPONSE, OPT_MAX_OCSP_AGE,
+    OPT_STALE_GRACE, OPT_TIMEOUT, OPT_MAX_CRL_SIZE, OPT_OCSP_RESPONDER, OPT_STATE_DIR, OPT_HELP,
 };
 
 static const struct option long_options[] = {
@@ -86,6 +97,13 @@ static const struct option long_options[] = {
     {"anchor-checks", required_argument, NULL, OPT_ANCHOR_CHECKS},
     {"eku-strict", required_argument, NULL, OPT_EKU_STRICT},
     {"allow-sha1", no_argument, NULL, OPT_ALLOW_SHA1},
+    {"ocsp-response", required_argument, NULL, OPT_OCSP_RESPONSE},
+    {"max-ocsp-age", required_argument, NULL, OPT_MAX_OCSP_AGE},
+    {"stale-grace", required_argument, NULL, OPT_STALE_GRACE},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"max-crl-size", required_argument, NULL, OPT_MAX_CRL_SIZE},
+    {"ocsp-responder", required_argument, NULL, OPT_OCSP_RESPONDER},
+    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -101,6 +119,7 @@ struct verify_args {
     time_t at;
     bool json, revocation_set;
     struct cg_policy policy;
+    struct cg_verify_rev_args rev;
 };
 
 static int push_file(struct file_list *l, const char *opt, const char *file, char **err)
@@ -174,7 +193,7 @@ static int parse_choice(const char *opt, const char *text, const char *const *na
 static int parse_args(int argc, char **argv, struct verify_args *a, char **err)
 {
     static const char *const purposes[] = {"client", "server", "any"};
-    static const char *const revocations[] = {"off", "crl"};
+    static const char *const revocations[] = {"off", "crl", "ocsp", "online"};
     static const char *const scopes[] = {"chain", "leaf"};
     static const char *const unknowns[] = {"deny", "allow"};
     size_t n_oids = 0;
@@ -204,9 +223,10 @@ static int parse_args(int argc, char **argv, struct verify_args *a, char **err)
             a->policy.purpose = (cg_purpose_t)choice;
             break;
         case OPT_REVOCATION:
-            if (parse_choice("revocation", optarg, revocations, 2, &choice, err))
+            if (parse_choice("revocation", optarg, revocations, 4, &choice, err))
                 return CG_ERR;
-            a->policy.revocation = (cg_revocation_mode_t)choice;
+            a->rev.mode = (cg_verify_rev_mode_t)choice;
+            a->policy.revocation = choice == 1 ? CG_REVOCATION_CRL : CG_REVOCATION_OFF;
             a->revocation_set = true;
             break;
         case OPT_SCOPE:
@@ -255,6 +275,29 @@ static int parse_args(int argc, char **argv, struct verify_args *a, char **err)
             a->policy.eku_mode = choice == 0 ? CG_EKU_STRICT_LEAF : CG_EKU_STRICT;
             break;
         }
+        case OPT_OCSP_RESPONSE: a->rev.ocsp_response = optarg; break;
+        case OPT_OCSP_RESPONDER: a->rev.ocsp_responder = optarg; break;
+        case OPT_STATE_DIR: a->rev.state_dir = optarg; break;
+        case OPT_MAX_OCSP_AGE:
+            if (parse_long("max-ocsp-age", optarg, 1, LONG_MAX, &v, err))
+                return CG_ERR;
+            a->rev.max_ocsp_age = v;
+            break;
+        case OPT_STALE_GRACE:
+            if (parse_long("stale-grace", optarg, 0, LONG_MAX, &v, err))
+                return CG_ERR;
+            a->rev.stale_grace = v;
+            break;
+        case OPT_TIMEOUT:
+            if (parse_long("timeout", optarg, 1, 3600, &v, err))
+                return CG_ERR;
+            a->rev.timeout_ms = (unsigned)v * 1000u;
+            break;
+        case OPT_MAX_CRL_SIZE:
+            if (parse_long("max-crl-size", optarg, 1024, 1L << 30, &v, err))
+                return CG_ERR;
+            a->rev.max_crl_bytes = (size_t)v;
+            break;
         case 'h':
         case OPT_HELP: return CG_DECLINED;
         case ':': return cg_set_err(err, "%s: needs a value", name);
@@ -388,6 +431,7 @@ int cg_cmd_verify(int argc, char **argv)
     struct client client = {0};
     struct cg_trust *trust = NULL;
     struct cg_verdict v = {0};
+    struct cg_verify_rev *rev = NULL;
     char *err = NULL, *password = NULL;
     int status = 2, rc;
 
@@ -417,6 +461,8 @@ int cg_cmd_verify(int argc, char **argv)
     if (!a.revocation_set)
         a.policy.revocation = cg_trust_crl_count(trust) > 0 ? CG_REVOCATION_CRL
                                                             : CG_REVOCATION_OFF;
+    if (cg_verify_rev_setup(&a.rev, trust, &a.policy, &rev, &err) != CG_OK)
+        goto fail;
     if (cg_verdict_judge_ex(client.leaf, client.chain, trust, a.at, &a.policy, client.origins,
                             client.n_origins, &v) != CG_OK) {
         cg_set_err(&err, "out of memory");
@@ -429,6 +475,7 @@ int cg_cmd_verify(int argc, char **argv)
         }
     } else {
         cg_render_verdict_text(stdout, &v, cg_render_utf8(stdout));
+        cg_verify_rev_print(stdout, rev, &v);
     }
     status = v.reason == CG_REASON_OK ? 0 : 1;
     goto out;
@@ -441,6 +488,7 @@ out:
         status = 2;
     }
     cg_verdict_free(&v);
+    cg_verify_rev_free(rev);
     client_free(&client);
     cg_trust_unref(trust);
     free(password);
