@@ -2,6 +2,7 @@
 # benchmark harness cannot rot: mutual TLS with a two-level client chain,
 # full handshakes then keep-alive, zero errors and some throughput; then a
 # few idle connections held and released (the protocol bench/compare uses).
+# shellcheck shell=bash source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
 : "${CG_BUILD_DIR:?CG_BUILD_DIR must name the build directory}"
