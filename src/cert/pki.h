@@ -83,6 +83,23 @@ X509_CRL *cg_pki_make_crl(X509 *issuer, EVP_PKEY *issuer_key,
                           time_t this_update, time_t next_update, long crl_number,
                           char **err);
 
+/*
+ * Answers the DER OCSP request `req` as the responder of `issuer` would:
+ * for each CertID of a certificate `issuer` issued, "revoked" when its
+ * serial is in `revoked` (date and reason from there), "good" otherwise; a
+ * CertID for another issuer gets "unknown". Signed by (signer, signer_key):
+ * the issuer itself, or a responder certificate it issued with the
+ * OCSP-signing EKU (then included in the response). A nonce in the request
+ * is echoed. this_update 0: now - 1 minute; next_update 0: this_update +
+ * 1 hour; next_update -1: none. A request that does not parse gets a
+ * malformedRequest response (still CG_OK). *der is the caller's, freed
+ * with OPENSSL_free. Implemented in pki_ocsp.c.
+ */
+int cg_pki_ocsp_respond(const unsigned char *req, size_t req_len, X509 *issuer, X509 *signer,
+                        EVP_PKEY *signer_key, const struct cg_pki_revoked *revoked,
+                        size_t n_revoked, time_t this_update, time_t next_update,
+                        unsigned char **der, size_t *len, char **err);
+
 /* Writers: PEM files, written atomically (temp + rename). CG_OK / CG_ERR. */
 int cg_pki_write_cert_pem(const char *path, X509 *const *certs, size_t n, char **err);
 int cg_pki_write_key_pem(const char *path, EVP_PKEY *key, char **err);
