@@ -610,7 +610,9 @@ static int respond(struct cg_conn *c)
     if (c->req.target_form != CG_TARGET_ORIGIN && c->req.target_form != CG_TARGET_ABSOLUTE) {
         conn_log(c, CG_LOG_INFO, "request refused: %.*s with a non-origin target",
                  (int)c->req.method.len, c->req.method.p);
-        return respond_http_error(c, CG_HTTP_ERR_METHOD_NOT_ALLOWED, NULL, false);
+        struct cg_error_info info;
+        cg_error_info_http(&info, CG_HTTP_ERR_METHOD_NOT_ALLOWED);
+        return respond_error(c, &info, false, "GET, HEAD", NULL);
     }
     path = malloc(cap);
     if (path == NULL)

@@ -76,6 +76,8 @@ hidden file                        | plain | 404 open  | GET /.htpasswd HTTP/1.1
 fragment in target                 | plain | 400 close | GET /index.html#x HTTP/1.1\r\nHost: a\r\n\r\n
 invalid method characters          | plain | 400 close | G@T / HTTP/1.1\r\nHost: a\r\n\r\n
 unknown method                     | plain | 405 open  | BREW / HTTP/1.1\r\nHost: a\r\n\r\n
+asterisk-form OPTIONS              | plain | 405 open  | OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n
+CONNECT tunnel attempt             | plain | 405 open  | CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n
 empty method                       | plain | 400 close |  / HTTP/1.1\r\nHost: a\r\n\r\n
 two spaces in request line         | plain | 400 close | GET  / HTTP/1.1\r\nHost: a\r\n\r\n
 HTTP/0.9 request                   | plain | 400 close | GET /\r\n\r\n
