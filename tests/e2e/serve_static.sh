@@ -37,6 +37,12 @@ cg_check "tls big file" "$(sha256sum <"$T/www/big.bin")" "$(cg_curl_tls localhos
 cg_check "plain big file (sendfile)" "$(sha256sum <"$T/www/big.bin")" "$(curl -sS --max-time 10 "http://$PA/big.bin" | sha256sum)"
 cg_check "tls 1.2" "hello certgate" "$(cg_curl_tls localhost "$TP" --tlsv1.2 --tls-max 1.2 "$H/")"
 cg_check "alpn http/1.1" "1.1" "$(cg_curl_tls localhost "$TP" -o /dev/null -w '%{http_version}' "$H/")"
+alpn=$(openssl s_client -connect "127.0.0.1:$TP" -servername localhost -alpn h2 </dev/null 2>&1 || true)
+cg_match "ALPN h2 only: no_application_protocol alert" 'no application protocol' "$alpn"
+old_tls=$(openssl s_client -connect "127.0.0.1:$TP" -servername localhost -tls1_1 </dev/null 2>&1 || true)
+cg_match "TLS 1.1 refused" 'Cipher is \(NONE\)' "$old_tls"
+cbc=$(openssl s_client -connect "127.0.0.1:$TP" -servername localhost -tls1_2 -cipher AES128-SHA </dev/null 2>&1 || true)
+cg_match "non-forward-secret suite refused" 'Cipher is \(NONE\)' "$cbc"
 hdrs=$(cg_curl_tls localhost "$TP" -D - -o /dev/null "$H/data.json" | tr -d '\r')
 cg_match "content-type json" $'Content-Type: application/json' "$hdrs"
 cg_match "server header" $'Server: certgate' "$hdrs"
