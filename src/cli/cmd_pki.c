@@ -17,6 +17,7 @@
 #include "cert/pki.h"
 #include "cert/store.h"
 #include "cli/commands.h"
+#include "cli/pki_ocsp_cmd.h"
 #include "core/common.h"
 
 #define MAX_LIST 64   /* --dns / --ip / --revoke occurrences */
@@ -30,7 +31,8 @@ static void usage_pki(FILE *out)
             "                       populated stores) under DIR; an existing current demo\n"
             "                       is left alone unless --force\n"
             "  issue ...            issue one certificate (certgate pki issue --help)\n"
-            "  crl ...              make a CRL (certgate pki crl --help)\n");
+            "  crl ...              make a CRL (certgate pki crl --help)\n"
+            "  ocsp ...             answer OCSP as the CA (certgate pki ocsp --help)\n");
 }
 
 static void usage_issue(FILE *out)
@@ -637,6 +639,8 @@ int cg_cmd_pki(int argc, char **argv)
         return cmd_issue(argc - 1, argv + 1);
     if (strcmp(argv[1], "crl") == 0)
         return cmd_crl(argc - 1, argv + 1);
+    if (strcmp(argv[1], "ocsp") == 0)
+        return cg_cmd_pki_ocsp(argc - 1, argv + 1);
     fprintf(stderr, "certgate pki: unknown command '%s'\n", argv[1]);
     usage_pki(stderr);
     return 2;

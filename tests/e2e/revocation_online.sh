@@ -191,6 +191,30 @@ verify good --revocation ocsp --ocsp-response "$T/forged.ocsp"
 cg_check "forged signature: refused" 1 "$RC"
 cg_match "forged signature: said" "bad-signature" "$OUT"
 
+cg_log "certgate pki ocsp answers as the CA, and OpenSSL agrees with it"
+"$CERTGATE" pki issue --profile client --cn "Delegated Responder" --eku ocspSigning \
+    --issuer "$P/ca.pem" --issuer-key "$P/ca.key" --out "$P/responder.pem" \
+    --key-out "$P/responder.key" >/dev/null
+"$CERTGATE" pki ocsp --issuer "$P/ca.pem" --issuer-key "$P/ca.key" --signer "$P/responder.pem" \
+    --signer-key "$P/responder.key" --cert "$P/good.pem" --revoke "$P/good.pem" \
+    --reason superseded --revoked-at 2025-06-01T00:00:00Z --out "$T/pki-revoked.ocsp" >/dev/null
+verify good --revocation ocsp --ocsp-response "$T/pki-revoked.ocsp"
+cg_check "pki ocsp, delegated responder, revoked: refused" 1 "$RC"
+cg_match "pki ocsp: 403.13 with date and reason" \
+    "403\.13 revoked.*on 2025-06-01T00:00:00Z, reason superseded \(OCSP\)" "$OUT"
+openssl ocsp -issuer "$P/ca.pem" -cert "$P/crl-good.pem" -reqout "$T/req.der" -no_nonce \
+    -url http://127.0.0.1:1/ >/dev/null 2>&1 || true
+[ -s "$T/req.der" ] || openssl ocsp -issuer "$P/ca.pem" -cert "$P/crl-good.pem" -reqout "$T/req.der" \
+    -no_nonce >/dev/null 2>&1
+"$CERTGATE" pki ocsp --issuer "$P/ca.pem" --issuer-key "$P/ca.key" --request "$T/req.der" \
+    --out "$T/pki-good.ocsp" >/dev/null
+ossl=$(openssl ocsp -respin "$T/pki-good.ocsp" -issuer "$P/ca.pem" -cert "$P/crl-good.pem" \
+    -CAfile "$P/ca.pem" 2>&1 || true)
+cg_match "pki ocsp: openssl ocsp reads it as good and verified" \
+    "Response verify OK.*crl-good\.pem: good" "$(printf '%s' "$ossl" | tr '\n' ' ')"
+verify crl-good --revocation ocsp --ocsp-response "$T/pki-good.ocsp"
+cg_check "pki ocsp: certgate reads it as good" 0 "$RC"
+
 cg_log "answers kept in a state directory outlive the responder"
 verify good --revocation online --state-dir "$T/state"
 cg_check "state dir: first answer fetched" 0 "$RC"
