@@ -203,9 +203,7 @@ cg_check "pki ocsp, delegated responder, revoked: refused" 1 "$RC"
 cg_match "pki ocsp: 403.13 with date and reason" \
     "403\.13 revoked.*on 2025-06-01T00:00:00Z, reason superseded \(OCSP\)" "$OUT"
 openssl ocsp -issuer "$P/ca.pem" -cert "$P/crl-good.pem" -reqout "$T/req.der" -no_nonce \
-    -url http://127.0.0.1:1/ >/dev/null 2>&1 || true
-[ -s "$T/req.der" ] || openssl ocsp -issuer "$P/ca.pem" -cert "$P/crl-good.pem" -reqout "$T/req.der" \
-    -no_nonce >/dev/null 2>&1
+    >/dev/null 2>&1
 "$CERTGATE" pki ocsp --issuer "$P/ca.pem" --issuer-key "$P/ca.key" --request "$T/req.der" \
     --out "$T/pki-good.ocsp" >/dev/null
 ossl=$(openssl ocsp -respin "$T/pki-good.ocsp" -issuer "$P/ca.pem" -cert "$P/crl-good.pem" \
