@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/bufpool.h"
 #include "core/common.h"
 #include "core/log.h"
 #include "http/errors.h"
@@ -54,6 +55,8 @@ static const char *const state_names[] = {"handshake", "keep-alive", "header", "
  * header_timeout, and never more than this: long enough for the client to
  * read the answer, short enough that a hostile client cannot hold the slot. */
 #define CG_CONN_LINGER_MAX_MS 2000
+/* Stack buffer for the first read of a request (see fill()). */
+#define CG_CONN_FIRST_READ 2048
 /* Bytes of the response head besides a Location value. */
 #define CG_CONN_HEAD_MAX 2048
 
@@ -79,8 +82,9 @@ struct cg_conn {
     unsigned requests;
 
     /* input: head + body window, allocated while a request is in progress */
-    char *in;
+    char *in;                              /* in_cap bytes, then the header array */
     size_t in_len, in_cap;
+    bool in_pooled, out_pooled;            /* from the worker's pools (else malloc) */
     size_t scanned;                        /* cg_http_head_complete resume point */
     struct cg_http_header *hdrs;
     struct cg_http_request req;
@@ -266,10 +270,71 @@ static void access_log(struct cg_conn *c)
 
 /* ---- lifetime ------------------------------------------------------------ */
 
+/* Size of the input allocation: the buffer, then the parsed header array. */
+static size_t in_alloc_size(const struct cg_limits *lim)
+{
+    size_t cap = lim->header_bytes + CG_CONN_IN_SLACK;
+
+    cap = (cap + 15) & ~(size_t)15;
+    return cap + (lim->headers ? lim->headers : 1) * sizeof(struct cg_http_header);
+}
+
+size_t cg_conn_in_size(const struct cg_limits *lim) { return in_alloc_size(lim); }
+
+size_t cg_conn_out_size(void) { return CG_CONN_HEAD_MAX + CG_SERVER_FILE_CHUNK; }
+
+static int in_acquire(struct cg_conn *c)
+{
+    const struct cg_limits *lim = limits_of(c);
+    size_t size = in_alloc_size(lim);
+
+    c->in_pooled = size == c->w->in_pool.size;
+    c->in = c->in_pooled ? cg_bufpool_get(&c->w->in_pool) : malloc(size);
+    if (c->in == NULL)
+        return CG_ERR;
+    c->in_cap = (lim->header_bytes + CG_CONN_IN_SLACK + 15) & ~(size_t)15;
+    c->hdrs = (struct cg_http_header *)(void *)(c->in + c->in_cap);
+    return CG_OK;
+}
+
+static void in_release(struct cg_conn *c)
+{
+    /* A reload may have resized the pool since this buffer was taken. */
+    if (c->in_pooled && in_alloc_size(limits_of(c)) == c->w->in_pool.size)
+        cg_bufpool_put(&c->w->in_pool, c->in);
+    else
+        free(c->in);
+    c->in = NULL;
+    c->hdrs = NULL;
+    c->in_cap = 0;
+    c->in_pooled = false;
+}
+
+/* An output buffer of at least `need` bytes; c->out_cap says how many. */
+static int out_acquire(struct cg_conn *c, size_t need)
+{
+    c->out_pooled = need <= c->w->out_pool.size;
+    c->out = c->out_pooled ? cg_bufpool_get(&c->w->out_pool) : malloc(need);
+    if (c->out == NULL)
+        return CG_ERR;
+    c->out_cap = c->out_pooled ? c->w->out_pool.size : need;
+    return CG_OK;
+}
+
+static void out_release(struct cg_conn *c)
+{
+    if (c->out_pooled)
+        cg_bufpool_put(&c->w->out_pool, c->out);
+    else
+        free(c->out);
+    c->out = NULL;
+    c->out_pooled = false;
+    c->out_cap = 0;
+}
+
 static void release_request_buffers(struct cg_conn *c)
 {
-    free(c->out);
-    c->out = NULL;
+    out_release(c);
     c->out_len = c->out_off = c->out_cap = 0;
     if (c->file_fd >= 0)
         close(c->file_fd);
@@ -292,8 +357,7 @@ static void conn_free(struct cg_conn *c)
     }
     close(c->io.fd);
     release_request_buffers(c);
-    free(c->in);
-    free(c->hdrs);
+    in_release(c);
     cg_gen_unref(c->gen);
     if (c->prev != NULL)
         c->prev->next = c->next;
@@ -369,9 +433,7 @@ static int head_start(struct cg_conn *c, struct head *h, int status, size_t extr
                       size_t body_room)
 {
     release_request_buffers(c);
-    c->out_cap = CG_CONN_HEAD_MAX + extra_head + body_room;
-    c->out = malloc(c->out_cap);
-    if (c->out == NULL)
+    if (out_acquire(c, CG_CONN_HEAD_MAX + extra_head + body_room) != CG_OK)
         return CG_ERR;
     h->p = c->out;
     h->len = 0;
@@ -688,31 +750,27 @@ static int st_handshake(struct cg_conn *c)
     return CG_OK;
 }
 
-static int ensure_in(struct cg_conn *c)
-{
-    const struct cg_limits *lim = limits_of(c);
-
-    if (c->in != NULL)
-        return CG_OK;
-    c->in_cap = lim->header_bytes + CG_CONN_IN_SLACK;
-    c->in = malloc(c->in_cap);
-    c->hdrs = calloc(lim->headers ? lim->headers : 1, sizeof(*c->hdrs));
-    if (c->in == NULL || c->hdrs == NULL)
-        return CG_ERR;
-    return CG_OK;
-}
-
 /* Reads into the input buffer. CG_OK (bytes added), CG_AGAIN, or CG_ERR
  * (closed or failed; logged when it cuts a request). */
 static int fill(struct cg_conn *c)
 {
+    char first[CG_CONN_FIRST_READ];
     ssize_t n;
 
-    if (ensure_in(c) != CG_OK)
-        return CG_ERR;
-    if (c->in_len == c->in_cap)
-        return CG_ERR;   /* callers keep room; defensive */
-    n = conn_read(c, c->in + c->in_len, c->in_cap - c->in_len);
+    if (c->in == NULL) {
+        /* A connection waiting for its next request holds no input buffer:
+         * the first bytes are read on the stack, and only then is one taken. */
+        n = conn_read(c, first, sizeof(first));
+        if (n > 0) {
+            if (in_acquire(c) != CG_OK)
+                return CG_ERR;
+            memcpy(c->in, first, (size_t)n);
+        }
+    } else {
+        if (c->in_len == c->in_cap)
+            return CG_ERR;   /* callers keep room; defensive */
+        n = conn_read(c, c->in + c->in_len, c->in_cap - c->in_len);
+    }
     if (n == CG_AGAIN)
         return CG_AGAIN;
     if (n <= 0) {
@@ -772,8 +830,7 @@ static int begin_request(struct cg_conn *c, long consumed)
     if (c->req.expect_continue && c->in_len == c->head_len) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
         release_request_buffers(c);
-        c->out = malloc(sizeof(cont));
-        if (c->out == NULL)
+        if (out_acquire(c, sizeof(cont)) != CG_OK)
             return CG_ERR;
         memcpy(c->out, cont, sizeof(cont) - 1);
         c->out_len = sizeof(cont) - 1;
@@ -925,11 +982,7 @@ static int finish_response(struct cg_conn *c)
         arm(c, limits_of(c)->header_timeout_ms);
     } else {
         /* Idle connections hold no request buffers. */
-        free(c->in);
-        free(c->hdrs);
-        c->in = NULL;
-        c->hdrs = NULL;
-        c->in_cap = 0;
+        in_release(c);
         c->state = ST_IDLE;
         arm(c, limits_of(c)->keepalive_timeout_ms);
     }
@@ -960,11 +1013,9 @@ static int st_send(struct cg_conn *c)
                                                               : CG_SERVER_FILE_CHUNK;
             ssize_t n;
             if (c->out_cap < want) {
-                char *p = realloc(c->out, want);
-                if (p == NULL)
+                out_release(c);
+                if (out_acquire(c, want) != CG_OK)
                     return CG_ERR;
-                c->out = p;
-                c->out_cap = want;
             }
             n = pread(c->file_fd, c->out, want, (off_t)c->file_off);
             if (n <= 0) {

@@ -29,6 +29,7 @@
 #include "cert/verdict.h"
 #include "conf/config.h"
 #include "core/access_log.h"
+#include "core/bufpool.h"
 #include "core/loop.h"
 #include "http/static.h"
 #include "tls/tls.h"
@@ -82,6 +83,8 @@ struct cg_worker {
     struct cg_timer flush_timer, drain_timer, stop_timer;
     struct cg_access_log_buffer alog;
     bool alog_ok;
+    struct cg_bufpool in_pool;            /* request input + header array (cg_conn_in_size) */
+    struct cg_bufpool out_pool;           /* response head + a file chunk (cg_conn_out_size) */
     struct cg_conn *conns;                /* doubly linked list of live connections */
     size_t n_conns;
     bool draining;
@@ -119,6 +122,9 @@ void cg_conn_accept(struct cg_worker *w, size_t li);
 void cg_conn_drain_all(struct cg_worker *w);
 /* Closes every connection now (the drain deadline passed, or exit). */
 void cg_conn_close_all(struct cg_worker *w);
+/* Sizes of the pooled per-request buffers. */
+size_t cg_conn_in_size(const struct cg_limits *lim);
+size_t cg_conn_out_size(void);
 
 /* server.c */
 /* Called by conn.c when a worker's connection count drops. */
