@@ -1070,6 +1070,10 @@ int cg_pki_demo_ex(const char *dir, bool force, cg_pki_demo_result_t *result, ch
         snprintf(cn, sizeof(cn), "demo client %s", cases[i].name);
         spec = (struct cg_pki_spec){.profile = CG_PKI_CLIENT, .subject_cn = cn,
                                     .subject_o = "certgate demo", .eku = cases[i].eku};
+        if (cases[i].issuer == INTER) {   /* where the demo answers for its intermediate */
+            spec.crl_url = CG_PKI_DEMO_CRL_URL;
+            spec.ocsp_url = CG_PKI_DEMO_OCSP_URL;
+        }
         spec.not_before = now + cases[i].nb_days * DAY - 3600;
         spec.not_after = now + cases[i].na_days * DAY;
         if (demo_issue(&client, &spec, &ca[cases[i].issuer], err) != CG_OK)

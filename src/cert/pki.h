@@ -162,6 +162,17 @@ typedef enum {
  */
 int cg_pki_demo_ex(const char *dir, bool force, cg_pki_demo_result_t *result, char **err);
 
+/*
+ * Where the demo's client certificates (those of the demo intermediate) say
+ * their revocation is published: a loopback port that `certgate serve`
+ * answers in demo mode, the CRL being the intermediate's from stores/crl/
+ * and the OCSP answers made with cg_pki_ocsp_respond from that CRL's
+ * entries and ca/intermediate.key.
+ */
+#define CG_PKI_DEMO_REVOCATION_PORT 8480
+#define CG_PKI_DEMO_CRL_URL "http://127.0.0.1:8480/.well-known/certgate/intermediate.crl"
+#define CG_PKI_DEMO_OCSP_URL "http://127.0.0.1:8480/.well-known/certgate/ocsp"
+
 /* The PKCS#12 password of the demo's clients/<case>.p12 files. */
 #define CG_PKI_DEMO_P12_PASSWORD "certgate"
 
