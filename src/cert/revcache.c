@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,11 +28,35 @@
 
 #define KEY_MAX 2048
 
+/* An answer's bytes, shared by the cache and every reader holding a copy of
+ * the entry: a get is O(1) even for a CRL of tens of megabytes. */
+struct cg_revcache_blob {
+    atomic_int refs;
+    size_t len;
+    unsigned char data[];
+};
+
+static struct cg_revcache_blob *blob_new(const unsigned char *der, size_t len)
+{
+    struct cg_revcache_blob *b = malloc(sizeof(*b) + len);
+    if (b == NULL)
+        return NULL;
+    atomic_init(&b->refs, 1);
+    b->len = len;
+    memcpy(b->data, der, len);
+    return b;
+}
+
+static void blob_unref(struct cg_revcache_blob *b)
+{
+    if (b != NULL && atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1)
+        free(b);
+}
+
 struct slot {
     cg_revcache_kind_t kind;
     char *key;
-    unsigned char *der;
-    size_t len;
+    struct cg_revcache_blob *blob;
     time_t fetched_at, this_update, next_update;
     struct cg_crl_index *index;
 };
@@ -52,7 +77,7 @@ static const char *kind_dir(cg_revcache_kind_t k)
 static void slot_clear(struct slot *s)
 {
     free(s->key);
-    free(s->der);
+    blob_unref(s->blob);
     cg_crl_index_unref(s->index);
     memset(s, 0, sizeof(*s));
 }
@@ -104,9 +129,9 @@ static int make_room(struct cg_revcache *c)
     return CG_OK;
 }
 
-/* Under lock. Takes ownership of der. */
+/* Under lock. Takes ownership of blob. */
 static int store(struct cg_revcache *c, cg_revcache_kind_t kind, const char *key,
-                 unsigned char *der, size_t len, time_t fetched, time_t this_update,
+                 struct cg_revcache_blob *blob, time_t fetched, time_t this_update,
                  time_t next_update)
 {
     struct slot *s = find(c, kind, key);
@@ -122,12 +147,11 @@ static int store(struct cg_revcache *c, cg_revcache_kind_t kind, const char *key
         s->kind = kind;
         c->n++;
     } else {
-        free(s->der);
+        blob_unref(s->blob);
         cg_crl_index_unref(s->index);
         s->index = NULL;
     }
-    s->der = der;
-    s->len = len;
+    s->blob = blob;
     s->fetched_at = fetched;
     s->this_update = this_update;
     s->next_update = next_update;
@@ -165,7 +189,8 @@ static int load_file(struct cg_revcache *c, cg_revcache_kind_t kind, const char 
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     struct stat st;
-    unsigned char *data = NULL, *der = NULL;
+    unsigned char *data = NULL;
+    struct cg_revcache_blob *blob = NULL;
     char key[KEY_MAX + 1];
     int64_t fetched, this_update, next_update;
     size_t got = 0;
@@ -195,13 +220,12 @@ static int load_file(struct cg_revcache *c, cg_revcache_kind_t kind, const char 
         goto out;
     {
         size_t off = (size_t)(nl2 + 2 - (char *)data), len = got - off;
-        if (len == 0 || (der = malloc(len)) == NULL)
+        if (len == 0 || (blob = blob_new(data + off, len)) == NULL)
             goto out;
-        memcpy(der, data + off, len);
         pthread_mutex_lock(&c->lock);
-        if (store(c, kind, key, der, len, (time_t)fetched, (time_t)this_update,
+        if (store(c, kind, key, blob, (time_t)fetched, (time_t)this_update,
                   (time_t)next_update) == CG_OK) {
-            der = NULL;
+            blob = NULL;
             rc = CG_OK;
         }
         pthread_mutex_unlock(&c->lock);
@@ -209,7 +233,7 @@ static int load_file(struct cg_revcache *c, cg_revcache_kind_t kind, const char 
 out:
     close(fd);
     free(data);
-    free(der);
+    blob_unref(blob);
     return rc;
 }
 
@@ -305,7 +329,7 @@ void cg_revcache_entry_free(struct cg_revcache_entry *e)
 {
     if (e == NULL)
         return;
-    free(e->der);
+    blob_unref(e->blob);
     cg_crl_index_unref(e->index);
     memset(e, 0, sizeof(*e));
 }
@@ -314,7 +338,7 @@ int cg_revcache_put(struct cg_revcache *c, cg_revcache_kind_t kind, const char *
                     const unsigned char *der, size_t len, time_t fetched_at,
                     time_t this_update, time_t next_update, char **err)
 {
-    unsigned char *copy;
+    struct cg_revcache_blob *blob;
     int rc;
 
     if (c == NULL || key == NULL || der == NULL || len == 0)
@@ -324,15 +348,14 @@ int cg_revcache_put(struct cg_revcache *c, cg_revcache_kind_t kind, const char *
                           KEY_MAX);
     if (len > c->o.max_bytes)
         return cg_set_err(err, "the answer is over the cache's size limit");
-    copy = malloc(len);
-    if (copy == NULL)
+    blob = blob_new(der, len);
+    if (blob == NULL)
         return cg_set_err(err, "out of memory");
-    memcpy(copy, der, len);
     pthread_mutex_lock(&c->lock);
-    rc = store(c, kind, key, copy, len, fetched_at, this_update, next_update);
+    rc = store(c, kind, key, blob, fetched_at, this_update, next_update);
     pthread_mutex_unlock(&c->lock);
     if (rc != CG_OK) {
-        free(copy);
+        blob_unref(blob);
         return cg_set_err(err, "out of memory");
     }
     if (c->dir != NULL)
@@ -368,11 +391,10 @@ int cg_revcache_get(struct cg_revcache *c, cg_revcache_kind_t kind, const char *
         goto out;
     if (s->next_update != 0 && now > s->next_update + c->o.stale_grace_s)
         goto out;
-    out->der = malloc(s->len);
-    if (out->der == NULL)
-        goto out;
-    memcpy(out->der, s->der, s->len);
-    out->len = s->len;
+    atomic_fetch_add_explicit(&s->blob->refs, 1, memory_order_relaxed);
+    out->blob = s->blob;
+    out->der = s->blob->data;
+    out->len = s->blob->len;
     out->fetched_at = s->fetched_at;
     out->this_update = s->this_update;
     out->next_update = s->next_update;

@@ -40,10 +40,14 @@ struct cg_revcache_opts {
 struct cg_revcache *cg_revcache_new(const struct cg_revcache_opts *opts, char **err);
 void cg_revcache_free(struct cg_revcache *c);   /* NULL-safe */
 
-/* A copy of one answer. Free with cg_revcache_entry_free. */
+struct cg_revcache_blob;
+
+/* One answer, shared (not copied: a get costs the same for a 30 MB CRL as
+ * for an OCSP response). Release with cg_revcache_entry_free. */
 struct cg_revcache_entry {
-    unsigned char *der;
+    const unsigned char *der;     /* valid until cg_revcache_entry_free */
     size_t len;
+    struct cg_revcache_blob *blob;   /* the reference held */
     time_t fetched_at, this_update, next_update;   /* next_update 0: none given */
     struct cg_crl_index *index;   /* CRLs: the index built from der, when one was
                                      attached (a reference; NULL otherwise) */
