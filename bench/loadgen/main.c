@@ -636,8 +636,12 @@ int main(int argc, char **argv)
         /* ended before every set-up settled: say so, the caller waits for it */
         printf("idle-ready %llu\n", (unsigned long long)atomic_load(&sh.held));
     }
-    if (r->o.json ? report_json(r, &sh) != 0 : (report_text(r, &sh), false))
-        goto done;
+    if (r->o.json) {
+        if (report_json(r, &sh) != 0)
+            goto done;
+    } else {
+        report_text(r, &sh);
+    }
     fflush(stdout);
     rc = total_errors(&r->total) == 0 ? 0 : 3;
 done:
