@@ -6,8 +6,11 @@
  * loaded both ways, with load time, lookup time and heap bytes printed.
  */
 #include <malloc.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -310,6 +313,71 @@ static unsigned char *scale_crl(size_t n, size_t *len)
     return tmp.p;
 }
 
+/*
+ * A refresh builds the new index to the side and swaps a pointer: readers
+ * take a reference under a short lock and never wait for the load. A reader
+ * thread looks up while the main thread reloads; its slowest lookup must be
+ * far from the load time.
+ */
+struct swap_ctx {
+    pthread_mutex_t lock;
+    struct cg_crl_index *current;
+    ASN1_INTEGER **probe;
+    size_t n_probe;
+    atomic_bool stop;
+    double worst;
+    size_t done;
+};
+
+static void *reader(void *arg)
+{
+    struct swap_ctx *c = arg;
+    for (size_t i = 0; !atomic_load(&c->stop); i++) {
+        double t0 = now_s(), dt;
+        struct cg_crl_index *ix;
+        pthread_mutex_lock(&c->lock);
+        ix = cg_crl_index_ref(c->current);
+        pthread_mutex_unlock(&c->lock);
+        cg_crl_index_lookup(ix, c->probe[i % c->n_probe], NULL);
+        cg_crl_index_unref(ix);
+        dt = now_s() - t0;
+        if (dt > c->worst)
+            c->worst = dt;
+        c->done++;
+    }
+    return NULL;
+}
+
+static void swap_while_reading(struct cg_crl_index *ix, const unsigned char *der, size_t len,
+                               ASN1_INTEGER **probe, size_t n_probe)
+{
+    struct swap_ctx c = {.lock = PTHREAD_MUTEX_INITIALIZER, .probe = probe, .n_probe = n_probe};
+    struct cg_crl_index_opts o = {.max_bytes = len};
+    struct cg_crl_index *fresh = NULL, *old;
+    pthread_t t;
+    double t0, load;
+
+    c.current = cg_crl_index_ref(ix);
+    assert_int_equal(pthread_create(&t, NULL, reader, &c), 0);
+    t0 = now_s();
+    assert_int_equal(cg_crl_index_load(der, len, root.cert, &o, &fresh, NULL), CG_OK);
+    load = now_s() - t0;
+    pthread_mutex_lock(&c.lock);
+    old = c.current;
+    c.current = fresh;
+    pthread_mutex_unlock(&c.lock);
+    cg_crl_index_unref(old);
+    atomic_store(&c.stop, true);
+    pthread_join(t, NULL);
+    print_message("  refresh: new index built in %.3f s while a reader did %zu lookups, "
+                  "slowest %.3f ms\n",
+                  load, c.done, c.worst * 1e3);
+    /* the reader never waited for the load */
+    assert_true(c.done > 0);
+    assert_true(c.worst < load / 2);
+    cg_crl_index_unref(c.current);
+}
+
 static void test_scale(void **state)
 {
     (void)state;
@@ -373,6 +441,8 @@ static void test_scale(void **state)
                   "bytes (%.1f B/entry), lookup %.0f ns\n",
                   t_ossl_load, t_ossl_first, ossl_mem, (double)ossl_mem / (double)(n ? n : 1),
                   t_ossl_look / (double)lookups * 1e9);
+
+    swap_while_reading(ix, der, len, probe, lookups);
 
     for (size_t i = 0; i < lookups; i++)
         ASN1_INTEGER_free(probe[i]);
