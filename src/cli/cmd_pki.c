@@ -304,7 +304,7 @@ static int cmd_issue(int argc, char **argv)
     char *err = NULL, *password = NULL;
     time_t now = time(NULL);
     int status = 2, c;
-    long v;
+    long v = 0;
 
     optind = 0;
     opterr = 0;

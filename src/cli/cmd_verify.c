@@ -138,7 +138,7 @@ static int parse_time(const char *text, time_t *out, char **err)
     const char *rest;
 
     if (text[0] == '@') {
-        long long v;
+        long long v = 0;
         errno = 0;
         v = strtoll(text + 1, &end, 10);
         if (errno != 0 || end == text + 1 || *end != '\0')
@@ -163,7 +163,7 @@ static int parse_long(const char *opt, const char *text, long min, long max, lon
                       char **err)
 {
     char *end = NULL;
-    long v;
+    long v = 0;
 
     errno = 0;
     v = strtol(text, &end, 10);
@@ -198,7 +198,7 @@ static int parse_args(int argc, char **argv, struct verify_args *a, char **err)
     static const char *const unknowns[] = {"deny", "allow"};
     size_t n_oids = 0;
     int c, choice;
-    long v;
+    long v = 0;
 
     memset(a, 0, sizeof(*a));
     cg_policy_init(&a->policy);

@@ -544,7 +544,7 @@ static void test_intermediate_as_anchor(void **state)
 
 static void write_pem(const char *dir, const char *sub, const char *name, X509 *x)
 {
-    char path[512];
+    char path[1024];
     char *err = NULL;
     snprintf(path, sizeof(path), "%s/%s", dir, sub);
     mkdir(path, 0755);
