@@ -88,8 +88,10 @@ static void print_summary(const char *file, const struct cg_conf *c)
                s->follow_symlinks ? "follow" : "refuse");
         for (size_t i = 0; i < s->n_locations; i++) {
             const struct cg_conf_location *loc = &s->locations[i];
-            printf("  location %-20s ssl %s, client_certificates %s\n", loc->path,
-                   cg_conf_ssl_name(loc->ssl), cg_conf_client_cert_name(loc->client_certificates));
+            printf("  location %-20s ssl %s, client_certificates %s%s%s\n", loc->path,
+                   cg_conf_ssl_name(loc->ssl), cg_conf_client_cert_name(loc->client_certificates),
+                   loc->handler != CG_HANDLER_STATIC ? ", handler " : "",
+                   loc->handler != CG_HANDLER_STATIC ? cg_conf_handler_name(loc->handler) : "");
         }
         /* A "/" location, sorted last, leaves nothing to the site's own settings. */
         if (s->n_locations == 0 || strcmp(s->locations[s->n_locations - 1].path, "/") != 0)

@@ -25,6 +25,7 @@ extern const struct cg_conf_enum_name cg_conf_scope_names[];
 extern const struct cg_conf_enum_name cg_conf_on_unknown_names[];
 extern const struct cg_conf_enum_name cg_conf_purpose_names[];
 extern const struct cg_conf_enum_name cg_conf_symlinks_names[];
+extern const struct cg_conf_enum_name cg_conf_handler_names[];
 
 /* The name of `value` in table t; "?" when absent. */
 const char *cg_conf_enum_to_name(const struct cg_conf_enum_name *t, int value);

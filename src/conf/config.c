@@ -32,6 +32,8 @@ const struct cg_conf_enum_name cg_conf_on_unknown_names[] = {
 const struct cg_conf_enum_name cg_conf_purpose_names[] = {
     {"client", CG_PURPOSE_CLIENT}, {"server", CG_PURPOSE_SERVER}, {"any", CG_PURPOSE_ANY},
     {NULL, 0}};
+const struct cg_conf_enum_name cg_conf_handler_names[] = {
+    {"static", CG_HANDLER_STATIC}, {"certificate-info", CG_HANDLER_CERTIFICATE_INFO}, {NULL, 0}};
 const struct cg_conf_enum_name cg_conf_symlinks_names[] = {
     {"refuse", 0}, {"follow", 1}, {NULL, 0}};
 
@@ -47,6 +49,10 @@ const char *cg_conf_enum_to_name(const struct cg_conf_enum_name *t, int value)
 const char *cg_conf_client_cert_name(cg_client_cert_mode_t m)
 {
     return cg_conf_enum_to_name(cg_conf_client_cert_names, (int)m);
+}
+const char *cg_conf_handler_name(cg_handler_t h)
+{
+    return cg_conf_enum_to_name(cg_conf_handler_names, (int)h);
 }
 const char *cg_conf_ssl_name(cg_ssl_mode_t m)
 {

@@ -59,6 +59,9 @@ typedef enum { CG_ERRORS_DETAILED_LOCAL = 0, CG_ERRORS_DETAILED, CG_ERRORS_FRIEN
 typedef enum { CG_LOG_W3C = 0, CG_LOG_COMBINED, CG_LOG_JSON } cg_log_format_t;
 typedef enum { CG_LEVEL_ERROR = 0, CG_LEVEL_WARN, CG_LEVEL_INFO, CG_LEVEL_DEBUG } cg_log_level_t;
 typedef enum { CG_CA_LIST_ROOTS = 0, CG_CA_LIST_EMPTY } cg_ca_list_t;
+/* What answers the requests of a location (`handler:`): the site's static
+ * files, or the built-in page showing the client certificate's verdict. */
+typedef enum { CG_HANDLER_STATIC = 0, CG_HANDLER_CERTIFICATE_INFO } cg_handler_t;
 
 /*
  * `revocation:` as written (global, or per site merged over the global one).
@@ -96,6 +99,7 @@ struct cg_conf_location {
     size_t path_len;
     cg_client_cert_mode_t client_certificates;   /* merged */
     cg_ssl_mode_t ssl;                           /* merged */
+    cg_handler_t handler;                        /* not inherited: static by default */
 };
 
 struct cg_conf_binding {
@@ -225,5 +229,6 @@ const char *cg_conf_revocation_mode_name(cg_conf_revocation_mode_t m);   /* "ocs
 const char *cg_conf_scope_name(cg_revocation_scope_t s);
 const char *cg_conf_on_unknown_name(cg_on_unknown_t o);
 const char *cg_conf_purpose_name(cg_purpose_t p);
+const char *cg_conf_handler_name(cg_handler_t h);                /* "static", "certificate-info" */
 
 #endif

@@ -38,10 +38,11 @@ static json_t *site(const struct cg_conf_site *s)
         json_array_append_new(hosts, json_string(s->hostnames[i]));
     for (size_t i = 0; i < s->n_locations; i++) {
         const struct cg_conf_location *l = &s->locations[i];
-        json_array_append_new(locs, json_pack("{s:s, s:s, s:s}", "path", l->path,
+        json_array_append_new(locs, json_pack("{s:s, s:s, s:s, s:s}", "path", l->path,
                                               "ssl", cg_conf_ssl_name(l->ssl),
                                               "client_certificates",
-                                              cg_conf_client_cert_name(l->client_certificates)));
+                                              cg_conf_client_cert_name(l->client_certificates),
+                                              "handler", cg_conf_handler_name(l->handler)));
     }
     for (size_t i = 0; i < s->n_bindings; i++) {
         const struct cg_conf_binding *b = &s->bindings[i];
