@@ -61,6 +61,7 @@ struct cg_fetcher {
     struct job *running;        /* in the multi handle (fetcher thread only, and
                                    under lock for coalescing lookups) */
     unsigned n_running;
+    unsigned n_pending;         /* distinct jobs queued or running (under lock) */
     struct negative neg[NEG_MAX];
     size_t n_neg;
 };
@@ -282,6 +283,7 @@ static void complete(struct cg_fetcher *f, struct job *j, CURLcode code)
         }
     }
     f->n_running--;
+    f->n_pending--;
     pthread_mutex_unlock(&f->lock);
     curl_multi_remove_handle(f->multi, j->easy);
     job_finish(j, &r);
@@ -354,6 +356,8 @@ struct cg_fetcher *cg_fetcher_new(const struct cg_fetch_opts *opts, char **err)
         f->o.backoff_max_ms = 60000;
     if (f->o.max_parallel == 0)
         f->o.max_parallel = 16;
+    if (f->o.max_pending == 0)
+        f->o.max_pending = 4096;
     pthread_mutex_init(&f->lock, NULL);
     /* curl_global_init is idempotent but not thread-safe before 7.84;
      * the first fetcher is made at start-up, before worker threads. */
@@ -458,6 +462,11 @@ int cg_fetcher_submit(struct cg_fetcher *f, const char *url, const char *content
         pthread_mutex_unlock(&f->lock);
         return CG_OK;
     }
+    if (f->n_pending >= f->o.max_pending) {
+        pthread_mutex_unlock(&f->lock);
+        free(w);
+        return cg_set_err(err, "%s: %u fetches already pending", url, f->o.max_pending);
+    }
     j = calloc(1, sizeof(*j));
     if (j != NULL) {
         j->url = strdup(url);
@@ -476,6 +485,7 @@ int cg_fetcher_submit(struct cg_fetcher *f, const char *url, const char *content
     j->body_len = body_len;
     j->waiters = w;
     j->n_waiters = 1;
+    f->n_pending++;
     /* append: first come, first started */
     {
         struct job **pp = &f->queued;

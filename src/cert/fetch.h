@@ -38,6 +38,7 @@ struct cg_fetch_opts {
     unsigned backoff_ms;        /* first negative-cache period; 0: 1000 */
     unsigned backoff_max_ms;    /* cap of the doubling; 0: 60000 */
     unsigned max_parallel;      /* transfers at once; 0: 16 */
+    unsigned max_pending;       /* distinct requests queued or running; 0: 4096 */
 };
 
 struct cg_fetch_result {
@@ -65,7 +66,8 @@ void cg_fetcher_free(struct cg_fetcher *f);
  * Queues a GET of `url` (body NULL) or a POST of `body` with `content_type`
  * (OCSP: "application/ocsp-request"). Thread-safe. CG_OK: cb will be called
  * exactly once, possibly before this returns (negative cache). CG_ERR: not
- * queued (not an http:// URL, out of memory), cb never called, *err says.
+ * queued (not an http:// URL, max_pending reached, out of memory), cb never
+ * called, *err says.
  */
 int cg_fetcher_submit(struct cg_fetcher *f, const char *url, const char *content_type,
                       const void *body, size_t body_len, cg_fetch_cb cb, void *arg,

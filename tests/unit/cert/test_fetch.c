@@ -272,14 +272,21 @@ static void test_cancel_on_free(void **state)
 {
     (void)state;
     struct collect c = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
-    struct cg_fetch_opts o = {.timeout_ms = 60000};
+    struct cg_fetch_opts o = {.timeout_ms = 60000, .max_pending = 1};
     struct cg_fetcher *f = cg_fetcher_new(&o, NULL);
     char *hang = url("/hang");
 
+    char *other = url("/hang?2"), *err = NULL;
+
     assert_int_equal(cg_fetcher_submit(f, hang, NULL, NULL, 0, collect_cb, &c, NULL), CG_OK);
     assert_int_equal(cg_fetcher_submit(f, hang, NULL, NULL, 0, collect_cb, &c, NULL), CG_OK);
+    /* bounded (max_pending 1): another distinct request is refused */
+    assert_int_equal(cg_fetcher_submit(f, other, NULL, NULL, 0, collect_cb, &c, &err), CG_ERR);
+    assert_non_null(strstr(err, "already pending"));
     cg_fetcher_free(f);
     assert_int_equal(c.done, 2);
+    free(other);
+    free(err);
     assert_string_equal(c.error, "cancelled");
     free(hang);
 }
