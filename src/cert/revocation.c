@@ -2,6 +2,7 @@
  * revocation.c: the OCSP and fetched-CRL hooks of the verdict engine.
  */
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -407,4 +408,180 @@ int cg_revocation_online(void *arg, X509 *cert, X509 *issuer, time_t at,
     out->status = CG_REV_UNKNOWN;
     out->source = CG_REV_SOURCE_NONE;
     return CG_OK;
+}
+
+/* ---- prefetch (the server's non-blocking half) ---------------------------- */
+
+struct prefetch {
+    atomic_int pending;           /* fetches not yet completed, + 1 while submitting */
+    struct cg_rev_online o;       /* a copy: the caller's may go */
+    X509 *cert, *issuer;          /* referenced */
+    time_t now;
+    char *ocsp_key;
+    void (*done)(void *arg);
+    void *arg;
+};
+
+struct prefetch_one {
+    struct prefetch *pf;
+    char *url;
+};
+
+static void prefetch_release(struct prefetch *pf)
+{
+    if (atomic_fetch_sub_explicit(&pf->pending, 1, memory_order_acq_rel) != 1)
+        return;
+    pf->done(pf->arg);
+    X509_free(pf->cert);
+    X509_free(pf->issuer);
+    free(pf->ocsp_key);
+    free(pf);
+}
+
+static void crl_fetched(void *arg, const struct cg_fetch_result *r)
+{
+    struct prefetch_one *one = arg;
+    struct prefetch *pf = one->pf;
+    struct cg_crl_index_opts io = {.max_bytes = pf->o.max_crl_bytes};
+    struct cg_crl_index *ix = NULL;
+
+    /* Indexed here, on the fetcher thread: never on a loop. */
+    if (r->rc == CG_OK &&
+        cg_crl_index_load(r->body, r->len, pf->issuer, &io, &ix, NULL) == CG_OK &&
+        cg_revcache_put(pf->o.cache, CG_REVCACHE_CRL, one->url, r->body, r->len, pf->now,
+                        cg_crl_index_this_update(ix), cg_crl_index_next_update(ix),
+                        NULL) == CG_OK)
+        cg_revcache_set_index(pf->o.cache, one->url, ix);
+    cg_crl_index_unref(ix);
+    free(one->url);
+    free(one);
+    prefetch_release(pf);
+}
+
+static void submit_one(struct prefetch *pf, const char *url, const char *content_type,
+                       const unsigned char *body, size_t len, cg_fetch_cb cb)
+{
+    struct prefetch_one *one = calloc(1, sizeof(*one));
+
+    if (one == NULL || (one->url = strdup(url)) == NULL) {
+        free(one);
+        return;
+    }
+    one->pf = pf;
+    atomic_fetch_add_explicit(&pf->pending, 1, memory_order_relaxed);
+    if (cg_fetcher_submit(pf->o.fetcher, url, content_type, body, len, cb, one, NULL) != CG_OK) {
+        atomic_fetch_sub_explicit(&pf->pending, 1, memory_order_relaxed);
+        free(one->url);
+        free(one);
+    }
+}
+
+/* The CRL distribution points the cache cannot answer fresh. */
+static void prefetch_crls(struct prefetch *pf)
+{
+    STACK_OF(DIST_POINT) *dps = X509_get_ext_d2i(pf->cert, NID_crl_distribution_points, NULL,
+                                                 NULL);
+
+    for (int i = 0; i < sk_DIST_POINT_num(dps); i++) {
+        DIST_POINT *dp = sk_DIST_POINT_value(dps, i);
+        if (dp->distpoint == NULL || dp->distpoint->type != 0)
+            continue;
+        for (int k = 0; k < sk_GENERAL_NAME_num(dp->distpoint->name.fullname); k++) {
+            GENERAL_NAME *gn = sk_GENERAL_NAME_value(dp->distpoint->name.fullname, k);
+            struct cg_revcache_entry e;
+            const char *url;
+            if (gn->type != GEN_URI)
+                continue;
+            url = (const char *)ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier);
+            if (strncmp(url, "http://", 7) != 0)
+                continue;
+            if (cg_revcache_get(pf->o.cache, CG_REVCACHE_CRL, url, pf->now, &e) == CG_OK) {
+                cg_revcache_entry_free(&e);
+                continue;
+            }
+            cg_revcache_entry_free(&e);
+            submit_one(pf, url, NULL, NULL, 0, crl_fetched);
+        }
+    }
+    sk_DIST_POINT_pop_free(dps, DIST_POINT_free);
+}
+
+static void ocsp_fetched(void *arg, const struct cg_fetch_result *r)
+{
+    struct prefetch_one *one = arg;
+    struct prefetch *pf = one->pf;
+    struct cg_ocsp_params p = {.at = pf->now, .max_age = pf->o.max_ocsp_age,
+                               .stale_grace = pf->o.stale_grace};
+    struct cg_ocsp_result res;
+    bool answered = false;
+
+    if (r->rc == CG_OK &&
+        cg_ocsp_judge(r->body, r->len, pf->cert, pf->issuer, &p, &res, NULL) == CG_OK) {
+        cg_revcache_put(pf->o.cache, CG_REVCACHE_OCSP, pf->ocsp_key, r->body, r->len, pf->now,
+                        res.this_update, res.next_update, NULL);
+        answered = res.status != CG_OCSP_UNKNOWN;
+    }
+    if (!answered && pf->o.use_crl)
+        prefetch_crls(pf);   /* OCSP gave no answer: the CRLs, as the hook will want */
+    free(one->url);
+    free(one);
+    prefetch_release(pf);
+}
+
+int cg_revocation_prefetch(const struct cg_rev_online *o, X509 *cert, X509 *issuer, time_t now,
+                           void (*done)(void *arg), void *arg, char **err)
+{
+    struct prefetch *pf;
+    char *url = NULL;
+    unsigned char *req = NULL;
+    size_t req_len = 0;
+    int rc;
+
+    if (o == NULL || o->fetcher == NULL || o->cache == NULL || done == NULL)
+        return cg_set_err(err, "prefetch needs a fetcher, a cache and a callback");
+    pf = calloc(1, sizeof(*pf));
+    if (pf == NULL)
+        return cg_set_err(err, "out of memory");
+    atomic_init(&pf->pending, 1);   /* held while submitting */
+    pf->o = *o;
+    pf->now = now;
+    pf->done = done;
+    pf->arg = arg;
+    X509_up_ref(cert);
+    X509_up_ref(issuer);
+    pf->cert = cert;
+    pf->issuer = issuer;
+    if (o->use_ocsp) {
+        struct cg_revcache_entry e;
+        url = o->ocsp_responder ? strdup(o->ocsp_responder) : cg_ocsp_url(cert);
+        pf->ocsp_key = cg_revocation_ocsp_key(cert, issuer);
+        if (url != NULL && pf->ocsp_key != NULL &&
+            cg_revcache_get(o->cache, CG_REVCACHE_OCSP, pf->ocsp_key, now, &e) == CG_OK) {
+            /* fresh in the cache: nothing to fetch for OCSP, nor for CRLs if it answers */
+            cg_revcache_entry_free(&e);
+        } else if (url != NULL &&
+                   cg_ocsp_request(cert, issuer, NULL, 0, &req, &req_len, NULL) == CG_OK) {
+            cg_revcache_entry_free(&e);
+            submit_one(pf, url, "application/ocsp-request", req, req_len, ocsp_fetched);
+        } else {
+            cg_revcache_entry_free(&e);
+            if (o->use_crl)
+                prefetch_crls(pf);
+        }
+    } else if (o->use_crl) {
+        prefetch_crls(pf);
+    }
+    OPENSSL_free(req);
+    free(url);
+    rc = atomic_load(&pf->pending) > 1 ? CG_AGAIN : CG_OK;
+    if (rc == CG_OK) {
+        /* nothing started: no callback is owed; free without calling done */
+        X509_free(pf->cert);
+        X509_free(pf->issuer);
+        free(pf->ocsp_key);
+        free(pf);
+        return CG_OK;
+    }
+    prefetch_release(pf);   /* drop the submitting hold */
+    return CG_AGAIN;
 }

@@ -53,6 +53,25 @@ struct cg_rev_online {
 int cg_revocation_online(void *arg, X509 *cert, X509 *issuer, time_t at,
                          struct cg_revocation_info *out);
 
+/*
+ * The server's half of the online check, so that no loop waits: starts on
+ * the fetcher thread every fetch cg_revocation_online would need for `cert`
+ * (issued by `issuer`) that the cache cannot answer fresh: the OCSP answer,
+ * and the CRLs when OCSP gives no usable answer (or names no responder).
+ * Each answer is judged or indexed on the fetcher thread and put in the
+ * cache. Returns:
+ *   CG_OK     nothing to fetch: judge now with the cache-only hook;
+ *   CG_AGAIN  fetches started: done(arg) is called exactly once, on the
+ *             fetcher thread (or before this returns), when all are over;
+ *             the callback wakes the request's loop (cg_loop_wake), which
+ *             judges with the cache-only hook;
+ *   CG_ERR    nothing started (out of memory, fetcher saturated): judge now.
+ * `o->fetcher` and `o->cache` must be set; `cert` and `issuer` are
+ * referenced until done.
+ */
+int cg_revocation_prefetch(const struct cg_rev_online *o, X509 *cert, X509 *issuer, time_t now,
+                           void (*done)(void *arg), void *arg, char **err);
+
 /* The cache key of cert's OCSP answer: hex of SHA-1 issuer name and key
  * hashes and the serial. New string, caller frees; NULL on failure. */
 char *cg_revocation_ocsp_key(X509 *cert, X509 *issuer);
