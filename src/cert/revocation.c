@@ -123,10 +123,12 @@ char *cg_revocation_ocsp_key(X509 *cert, X509 *issuer)
 /* Judges an OCSP DER; CG_OK with a good/revoked answer in *out. */
 static int use_ocsp(const struct cg_rev_online *o, const unsigned char *der, size_t len,
                     X509 *cert, X509 *issuer, time_t at, const char *what,
+                    const unsigned char *nonce, size_t nonce_len,
                     struct cg_revocation_info *out, struct cg_ocsp_result *r)
 {
     struct cg_ocsp_params p = {.at = at, .max_age = o->max_ocsp_age,
-                               .stale_grace = o->stale_grace};
+                               .stale_grace = o->stale_grace, .nonce = nonce,
+                               .nonce_len = nonce_len};
     char *err = NULL, t1[32], t2[32];
 
     if (cg_ocsp_judge(der, len, cert, issuer, &p, r, &err) != CG_OK) {
@@ -153,19 +155,20 @@ static int try_ocsp(const struct cg_rev_online *o, X509 *cert, X509 *issuer, tim
     struct cg_revcache_entry cached = {0};
     struct cg_fetch_copy got = {0};
     struct cg_ocsp_result r;
-    unsigned char *req = NULL;
-    size_t req_len = 0;
+    unsigned char *req = NULL, nonce[16];
+    size_t req_len = 0, nonce_len = o->ocsp_nonce ? sizeof(nonce) : 0;
     int crc = CG_DECLINED, rc = CG_DECLINED;
 
     if (url == NULL) {
         note(out, "OCSP: the certificate names no responder");
         goto out;
     }
-    if (key != NULL && o->cache != NULL)
+    /* with a nonce, only an answer to this very request will do */
+    if (key != NULL && o->cache != NULL && !o->ocsp_nonce)
         crc = cg_revcache_get(o->cache, CG_REVCACHE_OCSP, key, at, &cached);
     if (crc == CG_OK) {
         snprintf(what, sizeof(what), "OCSP %s (cached)", url);
-        rc = use_ocsp(o, cached.der, cached.len, cert, issuer, at, what, out, &r);
+        rc = use_ocsp(o, cached.der, cached.len, cert, issuer, at, what, NULL, 0, out, &r);
         if (rc == CG_OK)
             goto out;
     }
@@ -174,7 +177,7 @@ static int try_ocsp(const struct cg_rev_online *o, X509 *cert, X509 *issuer, tim
             note(out, "OCSP %s: no answer cached yet", url);
         goto out;
     }
-    if (cg_ocsp_request(cert, issuer, NULL, 0, &req, &req_len, &err) != CG_OK) {
+    if (cg_ocsp_request(cert, issuer, nonce, nonce_len, &req, &req_len, &err) != CG_OK) {
         note(out, "OCSP %s: %s", url, err ? err : "cannot build the request");
         goto out;
     }
@@ -185,9 +188,10 @@ static int try_ocsp(const struct cg_rev_online *o, X509 *cert, X509 *issuer, tim
         note(out, "OCSP POST %s: %s (%.0f ms)", url, got.error ? got.error : "failed",
              got.elapsed_ms);
     } else {
-        snprintf(what, sizeof(what), "OCSP POST %s (%.0f ms)", url, got.elapsed_ms);
-        rc = use_ocsp(o, got.body, got.len, cert, issuer, at, what, out, &r);
-        if (rc != CG_ERR && key != NULL && o->cache != NULL) {
+        snprintf(what, sizeof(what), "OCSP POST %s (%.0f ms%s)", url, got.elapsed_ms,
+                 o->ocsp_nonce ? ", with a nonce" : "");
+        rc = use_ocsp(o, got.body, got.len, cert, issuer, at, what, nonce, nonce_len, out, &r);
+        if (rc != CG_ERR && key != NULL && o->cache != NULL && !o->ocsp_nonce) {
             char *perr = NULL;
             if (cg_revcache_put(o->cache, CG_REVCACHE_OCSP, key, got.body, got.len, at,
                                 r.this_update, r.next_update, &perr) != CG_OK)
@@ -200,7 +204,7 @@ static int try_ocsp(const struct cg_rev_online *o, X509 *cert, X509 *issuer, tim
     /* the fetch failed: an answer cached earlier, still within its grace, does */
     if (crc == CG_AGAIN) {
         snprintf(what, sizeof(what), "OCSP %s (cached, refresh failed)", url);
-        rc = use_ocsp(o, cached.der, cached.len, cert, issuer, at, what, out, &r);
+        rc = use_ocsp(o, cached.der, cached.len, cert, issuer, at, what, NULL, 0, out, &r);
     }
 out:
     cg_fetch_copy_free(&got);

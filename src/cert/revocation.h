@@ -47,6 +47,10 @@ struct cg_rev_online {
     long max_ocsp_age;             /* seconds; 0: no limit */
     long stale_grace;              /* seconds past nextUpdate still accepted */
     size_t max_crl_bytes;          /* 0: CG_CRL_INDEX_DEFAULT_MAX_BYTES */
+    bool ocsp_nonce;               /* send a nonce and require it back: no replayed
+                                      answer, but no cached one either (every check
+                                      asks the responder). For the blocking form only:
+                                      prefetched answers are cached, so carry none */
 };
 
 /* arg: struct cg_rev_online. */
