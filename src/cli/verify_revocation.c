@@ -101,6 +101,7 @@ int cg_verify_rev_setup(const struct cg_verify_rev_args *a, const struct cg_trus
             .max_ocsp_age = a->max_ocsp_age,
             .stale_grace = a->stale_grace,
             .max_crl_bytes = a->max_crl_bytes,
+            .ocsp_nonce = a->ocsp_nonce,
         };
         policy->revocation_hook = cg_revocation_online;
         policy->revocation_arg = &r->on;

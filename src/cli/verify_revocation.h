@@ -25,6 +25,7 @@ struct cg_verify_rev_args {
     long max_ocsp_age, stale_grace;
     unsigned timeout_ms;          /* per fetch; 0: 5000 */
     size_t max_crl_bytes;         /* 0: 64 MiB */
+    bool ocsp_nonce;              /* send a nonce, require it back, use no cached answer */
 };
 
 struct cg_verify_rev;
