@@ -65,12 +65,17 @@ static int digest_set_add(struct cg_digest_set *s, const unsigned char *d)
     return CG_OK;
 }
 
+/* Epochs are never reused, unlike addresses: a cache keyed on the epoch
+ * cannot mistake a reloaded trust for the one it replaced. */
+static atomic_uint_fast64_t next_epoch = 1;
+
 struct cg_trust *cg_trust_new(void)
 {
     struct cg_trust *t = calloc(1, sizeof(*t));
     if (t == NULL)
         return NULL;
     atomic_init(&t->refs, 1);
+    t->epoch = atomic_fetch_add_explicit(&next_epoch, 1, memory_order_relaxed);
     t->store = X509_STORE_new();
     t->roots = sk_X509_new_null();
     t->intermediates = sk_X509_new_null();

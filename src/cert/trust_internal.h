@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
@@ -22,6 +23,7 @@ struct cg_digest_set {
 
 struct cg_trust {
     atomic_int refs;
+    uint64_t epoch;                   /* unique in the process: caches key on it (vcache.h) */
     X509_STORE *store;                /* the roots, as trust anchors; nothing else */
     STACK_OF(X509) *roots;            /* same certificates, in load order */
     STACK_OF(X509) *intermediates;    /* untrusted pool offered to path building */
