@@ -39,7 +39,8 @@ struct job {
     bool too_big;
     double started;
     char curl_err[CURL_ERROR_SIZE];
-    struct job *next;
+    struct job *next;           /* in queued or running */
+    struct job *start_next;     /* the fetcher thread's list of jobs to start */
 };
 
 struct negative {
@@ -299,12 +300,16 @@ static void *run(void *arg)
         int left, still;
         bool stop;
 
+        /* queued -> running in one step under the lock, so a request
+         * submitted meanwhile always finds the job to join */
         pthread_mutex_lock(&f->lock);
         stop = f->stopping;
         while (!stop && f->queued != NULL && f->n_running < f->o.max_parallel) {
             struct job *j = f->queued;
             f->queued = j->next;
-            j->next = todo;
+            j->next = f->running;
+            f->running = j;
+            j->start_next = todo;
             todo = j;
             f->n_running++;
         }
@@ -313,11 +318,7 @@ static void *run(void *arg)
             break;
         while (todo != NULL) {
             struct job *j = todo;
-            todo = j->next;
-            pthread_mutex_lock(&f->lock);
-            j->next = f->running;
-            f->running = j;
-            pthread_mutex_unlock(&f->lock);
+            todo = j->start_next;
             if (start(f, j) != CG_OK) {
                 snprintf(j->curl_err, sizeof(j->curl_err), "cannot start the transfer");
                 complete(f, j, CURLE_FAILED_INIT);
