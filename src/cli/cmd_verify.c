@@ -50,6 +50,7 @@ static const char usage_text[] =
     "  --max-crl-size BYTES      largest CRL fetched (64 MiB)\n"
     "  --ocsp-responder URL      ask this responder instead of the certificate's\n"
     "  --state-dir DIR           keep fetched answers there between runs\n"
+    "  --ocsp-nonce              send a nonce and require it back (no cached answer)\n"
     "  --revocation-scope leaf|chain         which certificates need a CRL (chain)\n"
     "  --on-unknown deny|allow   revocation status unknown: refuse or note (deny)\n"
     "  --max-crl-age SECONDS     a CRL issued longer ago than this is not used\n"
@@ -72,7 +73,8 @@ enum {
     OPT_REVOCATION, OPT_SCOPE, OPT_ON_UNKNOWN, OPT_MAX_CRL_AGE, OPT_POLICY, OPT_EXPLICIT,
     OPT_INHIBIT_MAP, OPT_INHIBIT_ANY, OPT_MAX_DEPTH, OPT_PASSWORD_FILE, OPT_JSON,
     OPT_ANCHOR_CHECKS, OPT_EKU_STRICT, OPT_ALLOW_SHA1, OPT_OCSP_RESPONSE, OPT_MAX_OCSP_AGE,
-    OPT_STALE_GRACE, OPT_TIMEOUT, OPT_MAX_CRL_SIZE, OPT_OCSP_RESPONDER, OPT_STATE_DIR, OPT_HELP,
+    OPT_STALE_GRACE, OPT_TIMEOUT, OPT_MAX_CRL_SIZE, OPT_OCSP_RESPONDER, OPT_STATE_DIR, OPT_OCSP_NONCE,
+    OPT_HELP,
 };
 
 static const struct option long_options[] = {
@@ -104,6 +106,7 @@ static const struct option long_options[] = {
     {"max-crl-size", required_argument, NULL, OPT_MAX_CRL_SIZE},
     {"ocsp-responder", required_argument, NULL, OPT_OCSP_RESPONDER},
     {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+    {"ocsp-nonce", no_argument, NULL, OPT_OCSP_NONCE},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -278,6 +281,7 @@ static int parse_args(int argc, char **argv, struct verify_args *a, char **err)
         case OPT_OCSP_RESPONSE: a->rev.ocsp_response = optarg; break;
         case OPT_OCSP_RESPONDER: a->rev.ocsp_responder = optarg; break;
         case OPT_STATE_DIR: a->rev.state_dir = optarg; break;
+        case OPT_OCSP_NONCE: a->rev.ocsp_nonce = true; break;
         case OPT_MAX_OCSP_AGE:
             if (parse_long("max-ocsp-age", optarg, 1, LONG_MAX, &v, err))
                 return CG_ERR;

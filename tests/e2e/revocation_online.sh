@@ -100,6 +100,10 @@ cg_check "good: accepted" 0 "$RC"
 cg_match "good: answered by OCSP" "good from ocsp, thisUpdate [0-9T:Z-]+, nextUpdate [0-9T:Z-]+" "$OUT"
 cg_match "good: URL and timing shown" "OCSP POST http://127\.0\.0\.1:$OP/ \([0-9]+ ms\): good" "$OUT"
 
+verify good --revocation ocsp --ocsp-nonce
+cg_check "good with a nonce: accepted" 0 "$RC"
+cg_match "good with a nonce: the responder echoed it" "\(([0-9]+) ms, with a nonce\): good" "$OUT"
+
 verify revoked-ocsp --revocation online
 cg_check "revoked by OCSP: refused" 1 "$RC"
 cg_match "revoked by OCSP: 403.13 with date and reason" \
