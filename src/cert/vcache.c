@@ -24,8 +24,6 @@
  * structures (names, extensions, the public key). An estimate, on the high
  * side, so that max_bytes is a bound. */
 #define CG_VCACHE_X509_OVERHEAD 2048
-/* DER of a certificate hashed from the stack; bigger ones are allocated. */
-#define CG_VCACHE_DER_STACK 4096
 
 struct cg_verdict_ref {
     atomic_uint refs;
@@ -53,6 +51,7 @@ struct shard {
 
 struct cg_vcache {
     struct cg_vcache_limits lim;
+    EVP_MD *sha256;                  /* fetched once: an implicit fetch per key costs */
     unsigned n_shards;               /* a power of two */
     struct shard *shards;
 };
@@ -95,12 +94,9 @@ static bool digest_str(EVP_MD_CTX *h, const char *s)
            (s == NULL || EVP_DigestUpdate(h, s, n) == 1);
 }
 
-int cg_policy_digest(const struct cg_policy *p, unsigned char out[CG_VCACHE_KEY_LEN])
+/* Every field of p that can change a verdict, into h. */
+static bool policy_update(EVP_MD_CTX *h, const struct cg_policy *p)
 {
-    struct cg_policy defaults;
-    EVP_MD_CTX *h = EVP_MD_CTX_new();
-    unsigned int len = 0;
-    int rc = CG_ERR;
     /* Field by field into a packed buffer: hashing the struct would hash its
      * padding and the addresses of the OID strings rather than the OIDs. */
     struct {
@@ -111,10 +107,6 @@ int cg_policy_digest(const struct cg_policy *p, unsigned char out[CG_VCACHE_KEY_
         uintptr_t hook, hook_arg;
     } f;
 
-    if (p == NULL) {
-        cg_policy_init(&defaults);
-        p = &defaults;
-    }
     memset(&f, 0, sizeof(f));
     f.purpose = (int32_t)p->purpose;
     f.revocation = (int32_t)p->revocation;
@@ -133,15 +125,28 @@ int cg_policy_digest(const struct cg_policy *p, unsigned char out[CG_VCACHE_KEY_
      * replaces together with the trust (whose epoch is in the key too). */
     f.hook = (uintptr_t)p->revocation_hook;
     f.hook_arg = (uintptr_t)p->revocation_arg;
-    if (h == NULL || EVP_DigestInit_ex(h, EVP_sha256(), NULL) != 1 ||
-        EVP_DigestUpdate(h, &f, sizeof(f)) != 1)
-        goto out;
+    if (EVP_DigestUpdate(h, &f, sizeof(f)) != 1)
+        return false;
     for (size_t i = 0; i < CG_POLICY_MAX_OIDS && p->policy_oids[i] != NULL; i++) {
         if (!digest_str(h, p->policy_oids[i]))
-            goto out;
+            return false;
     }
-    if (!digest_str(h, NULL) || EVP_DigestFinal_ex(h, out, &len) != 1 ||
-        len != CG_VCACHE_KEY_LEN)
+    return digest_str(h, NULL);
+}
+
+int cg_policy_digest(const struct cg_policy *p, unsigned char out[CG_VCACHE_KEY_LEN])
+{
+    struct cg_policy defaults;
+    EVP_MD_CTX *h = EVP_MD_CTX_new();
+    unsigned int len = 0;
+    int rc = CG_ERR;
+
+    if (p == NULL) {
+        cg_policy_init(&defaults);
+        p = &defaults;
+    }
+    if (h == NULL || EVP_DigestInit_ex(h, EVP_sha256(), NULL) != 1 || !policy_update(h, p) ||
+        EVP_DigestFinal_ex(h, out, &len) != 1 || len != CG_VCACHE_KEY_LEN)
         goto out;
     rc = CG_OK;
 out:
@@ -154,43 +159,34 @@ uint64_t cg_trust_epoch(const struct cg_trust *t)
     return t != NULL ? t->epoch : 0;
 }
 
-/* DER of x, length-prefixed, into h. */
+/* DER of x, length-prefixed, into h. One encoding pass: OpenSSL 3's
+ * template encoder costs more than the hash (i2d to size, then to write,
+ * would run it twice). */
 static bool digest_cert(EVP_MD_CTX *h, X509 *x)
 {
-    unsigned char stackbuf[CG_VCACHE_DER_STACK], *buf = stackbuf, *p;
-    int n = i2d_X509(x, NULL);
-    uint32_t n32;
-    bool ok = false;
+    unsigned char *der = NULL;
+    int n = i2d_X509(x, &der);
+    uint32_t n32 = n > 0 ? (uint32_t)n : 0;
+    bool ok = n > 0 && EVP_DigestUpdate(h, &n32, sizeof(n32)) == 1 &&
+              EVP_DigestUpdate(h, der, (size_t)n) == 1;
 
-    if (n <= 0)
-        return false;
-    if ((size_t)n > sizeof(stackbuf) && (buf = malloc((size_t)n)) == NULL)
-        return false;
-    p = buf;
-    n32 = (uint32_t)n;
-    if (i2d_X509(x, &p) == n && EVP_DigestUpdate(h, &n32, sizeof(n32)) == 1 &&
-        EVP_DigestUpdate(h, buf, (size_t)n) == 1)
-        ok = true;
-    if (buf != stackbuf)
-        free(buf);
+    OPENSSL_free(der);
     return ok;
 }
 
-/* SHA-256 over the policy digest, the trust epoch, the leaf and the chain
- * as sent (order matters: it can change which path OpenSSL builds). */
-static int make_key(X509 *leaf, STACK_OF(X509) *chain, const struct cg_trust *trust,
-                    const struct cg_policy *policy, unsigned char key[CG_VCACHE_KEY_LEN])
+/* SHA-256 over the policy, the trust epoch, the leaf and the chain as sent
+ * (order matters: it can change which path OpenSSL builds). */
+static int make_key(const EVP_MD *sha256, X509 *leaf, STACK_OF(X509) *chain,
+                    const struct cg_trust *trust, const struct cg_policy *policy,
+                    unsigned char key[CG_VCACHE_KEY_LEN])
 {
-    unsigned char pd[CG_VCACHE_KEY_LEN];
     uint64_t epoch = cg_trust_epoch(trust);
     uint32_t n = (uint32_t)sk_X509_num(chain);   /* -1 (NULL) and 0 differ */
     EVP_MD_CTX *h = EVP_MD_CTX_new();
     unsigned int len = 0;
     int rc = CG_ERR;
 
-    if (h == NULL || cg_policy_digest(policy, pd) != CG_OK ||
-        EVP_DigestInit_ex(h, EVP_sha256(), NULL) != 1 ||
-        EVP_DigestUpdate(h, pd, sizeof(pd)) != 1 ||
+    if (h == NULL || EVP_DigestInit_ex(h, sha256, NULL) != 1 || !policy_update(h, policy) ||
         EVP_DigestUpdate(h, &epoch, sizeof(epoch)) != 1 || !digest_cert(h, leaf) ||
         EVP_DigestUpdate(h, &n, sizeof(n)) != 1)
         goto out;
@@ -387,7 +383,10 @@ struct cg_vcache *cg_vcache_new(const struct cg_vcache_limits *limits)
     per_entries = c->lim.max_entries / c->n_shards;
     per_bytes = c->lim.max_bytes / c->n_shards;
     c->shards = calloc(c->n_shards, sizeof(*c->shards));
-    if (c->shards == NULL) {
+    c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (c->shards == NULL || c->sha256 == NULL) {
+        EVP_MD_free(c->sha256);
+        free(c->shards);
         free(c);
         return NULL;
     }
@@ -429,6 +428,7 @@ void cg_vcache_free(struct cg_vcache *c)
         pthread_mutex_destroy(&c->shards[i].lock);
     }
     free(c->shards);
+    EVP_MD_free(c->sha256);
     free(c);
 }
 
@@ -587,7 +587,7 @@ int cg_vcache_judge(struct cg_vcache *cache, X509 *leaf, STACK_OF(X509) *chain,
     }
     /* No certificate or no stores: the verdict costs nothing to take. */
     if (cache != NULL && leaf != NULL && trust != NULL) {
-        if (make_key(leaf, chain, trust, policy, key) != CG_OK)
+        if (make_key(cache->sha256, leaf, chain, trust, policy, key) != CG_OK)
             return CG_ERR;
         s = shard_of(cache, key);
         r = lookup(s, key, at);
