@@ -105,11 +105,12 @@ if cg_waitlog "$T/access.log" ' GET /digits.txt .* 206 0 ' 5; then cg_ok "206 lo
 if cg_waitlog "$T/access.log" ' TLSv1\.[23] ' 5; then cg_ok "tls version logged"; else cg_fail "tls version not logged"; fi
 if cg_waitlog "$T/error.log" 'request refused: 413' 5; then cg_ok "413 in error log"; else cg_fail "413 not in error log"; fi
 
-cg_log "no configuration"
+cg_log "no configuration: the built-in demo (tests/e2e/demo.sh), refused here: its port is taken"
 mkdir -p "$T/empty"
-rc=0; msg=$(cd "$T/empty" && "$CERTGATE" serve 2>&1) || rc=$?
+rc=0; msg=$(cd "$T/empty" && "$CERTGATE" serve --state-dir "$T/empty/demo" \
+    --demo-https-port "$TP" --demo-http-port 0 2>&1) || rc=$?
 cg_check "no config: exit status 2" "2" "$rc"
-cg_match "no config: says what is needed" 'no configuration: pass --config FILE' "$msg"
+cg_match "no config: the demo names the taken port" "port $TP \(https\) is taken" "$msg"
 printf 'sites: [\n' >"$T/bad.yaml"
 rc=0; msg=$("$CERTGATE" serve --config "$T/bad.yaml" 2>&1) || rc=$?
 cg_check "bad config: exit status 2" "2" "$rc"
