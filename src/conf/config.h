@@ -51,6 +51,8 @@ struct cg_limits {
     unsigned max_connections;        /* per process (10000) */
     unsigned max_requests_per_connection;  /* 0: unlimited (default 1000) */
     unsigned shutdown_timeout_ms;    /* SIGTERM drain deadline (10s) */
+    size_t client_ca_list_warn;      /* CertificateRequest CA list: warn above (16k) */
+    size_t client_ca_list_max;       /* ... refuse the config above (64k) */
 };
 
 typedef enum { CG_CLIENT_CERT_IGNORE = 0, CG_CLIENT_CERT_ACCEPT, CG_CLIENT_CERT_REQUIRE } cg_client_cert_mode_t;

@@ -588,6 +588,8 @@ static const struct dir limits_dirs[] = {
     {"max_requests_per_connection", T_UINT, LIM(max_requests_per_connection), 0, UINT32_MAX,
      NULL, NULL, "1000", 0},
     {"shutdown_timeout", T_MS, LIM(shutdown_timeout_ms), 0, DAY_MS, NULL, NULL, "10s", 0},
+    {"client_ca_list_warn", T_SIZE, LIM(client_ca_list_warn), 0, 65536, NULL, NULL, "16k", 0},
+    {"client_ca_list_max", T_SIZE, LIM(client_ca_list_max), 0, 65536, NULL, NULL, "64k", 0},
 };
 static const struct table limits_table = {limits_dirs, CG_ARRAY_LEN(limits_dirs)};
 

@@ -54,6 +54,9 @@ struct cg_verdict;
        "The address is longer than this server accepts.")                                  \
     XX(RANGE_NOT_SATISFIABLE, 416, 0, "range-not-satisfiable", "Range not satisfiable",    \
        "The requested part of the file lies outside the file.")                            \
+    XX(EXPECTATION_FAILED, 417, 0, "expectation-failed", "Expectation failed",            \
+       "The request asks the server for something it does not do (an Expect header it "    \
+       "does not support).")                                                               \
     XX(MISDIRECTED_REQUEST, 421, 0, "misdirected-request", "Misdirected request",          \
        "This connection was set up for another site. Open the address again in a new "     \
        "window or tab.")                                                                   \

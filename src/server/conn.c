@@ -35,6 +35,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "cert/store.h"
 #include "core/bufpool.h"
 #include "core/common.h"
 #include "core/log.h"
@@ -109,6 +113,12 @@ struct cg_conn {
     uint64_t bytes_sent, bytes_received;
     bool logged;
     char code_buf[8];                      /* see respond_status() */
+    const struct cg_verdict *req_verdict;  /* consulted by this request (accept / require) */
+
+    /* The client certificate, judged once per connection (conn_verdict()),
+     * freed with it. Never taken from anything but the TLS layer. */
+    struct cg_verdict verdict;
+    bool judged;
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -220,6 +230,27 @@ static struct cg_access_str hdr_str(const struct cg_conn *c, const char *name)
     return s;
 }
 
+/* The (first) commonName of `cert` as UTF-8 into out; false when none fits. */
+static bool common_name(X509 *cert, char *out, size_t cap)
+{
+    const X509_NAME *name = cert != NULL ? X509_get_subject_name(cert) : NULL;
+    int i = name != NULL ? X509_NAME_get_index_by_NID(name, NID_commonName, -1) : -1;
+    unsigned char *utf8 = NULL;
+    int n;
+
+    if (i < 0)
+        return false;
+    n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)));
+    if (n <= 0 || (size_t)n >= cap || memchr(utf8, '\0', (size_t)n) != NULL) {
+        OPENSSL_free(utf8);
+        return false;
+    }
+    memcpy(out, utf8, (size_t)n);
+    out[n] = '\0';
+    OPENSSL_free(utf8);
+    return true;
+}
+
 static void access_log(struct cg_conn *c)
 {
     struct cg_access_entry e;
@@ -227,6 +258,7 @@ static void access_log(struct cg_conn *c)
     socklen_t local_len = sizeof(local);
     const struct cg_listener *l = &c->w->srv->listeners[c->srv_listener];
     char s_ip[INET6_ADDRSTRLEN], c_ip[INET6_ADDRSTRLEN];
+    char cn[256];
     unsigned s_port, c_port;
 
     if (c->logged || !c->w->alog_ok || c->status == 0)
@@ -264,7 +296,16 @@ static void access_log(struct cg_conn *c)
     e.time_taken_ms = cg_loop_now_ms(c->w->loop) - c->t_start_ms;
     if (c->tls_up)
         e.tls_version = cg_access_str(cg_tls_version(c->ssl));
-    /* Issue 4 fills username / cert_subject / cert_sha256 from the verdict. */
+    /* The certificate as the verdict engine saw it, only where the location
+     * consulted it; cs-username only when it was accepted. */
+    if (c->req_verdict != NULL && c->req_verdict->path_len > 0 &&
+        c->req_verdict->path[0].source == CG_SOURCE_CLIENT) {
+        const struct cg_path_element *leaf = &c->req_verdict->path[0];
+        e.cert_subject = cg_access_str(leaf->subject);
+        e.cert_sha256 = cg_access_str(leaf->sha256);
+        if (c->req_verdict->reason == CG_REASON_OK && common_name(leaf->cert, cn, sizeof(cn)))
+            e.username = cg_access_str(cn);
+    }
     cg_access_log_append(&c->w->alog, &e);
 }
 
@@ -358,6 +399,8 @@ static void conn_free(struct cg_conn *c)
     close(c->io.fd);
     release_request_buffers(c);
     in_release(c);
+    if (c->judged)
+        cg_verdict_free(&c->verdict);
     cg_gen_unref(c->gen);
     if (c->prev != NULL)
         c->prev->next = c->next;
@@ -529,7 +572,7 @@ static int respond_http_error(struct cg_conn *c, cg_http_error_t e, const char *
 
 /*
  * For a status decided by the parser. A status without a row of its own in
- * the error table (417) keeps its number and RFC reason phrase on the
+ * the error table keeps its number and RFC reason phrase on the
  * nearest row, so the client still gets the exact status.
  */
 static int respond_status(struct cg_conn *c, int status, bool close_conn)
@@ -625,26 +668,240 @@ done:
     return rc;
 }
 
+/* ---- client certificates -------------------------------------------------- */
+
+/* 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104: the machine itself. */
+static bool client_is_loopback(const struct cg_conn *c)
+{
+    if (c->client.ss_family == AF_INET) {
+        const struct sockaddr_in *s = (const struct sockaddr_in *)&c->client;
+        return (ntohl(s->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (c->client.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)&c->client;
+        return IN6_IS_ADDR_LOOPBACK(&s->sin6_addr) ||
+               (IN6_IS_ADDR_V4MAPPED(&s->sin6_addr) && s->sin6_addr.s6_addr[12] == 127);
+    }
+    return false;
+}
+
+/* Whether this client is shown the certification path and the fix. */
+static bool errors_detailed(const struct cg_conn *c)
+{
+    switch (c->gen->conf->errors) {
+    case CG_ERRORS_DETAILED: return true;
+    case CG_ERRORS_FRIENDLY: return false;
+    default: return client_is_loopback(c);
+    }
+}
+
+/* The site this TLS connection was set up for (by SNI, or the default). */
+static const struct cg_conf_listener_site *tls_site(const struct cg_conn *c)
+{
+    const struct cg_conf_listener *cl = &c->gen->conf->listeners[c->conf_listener];
+
+    return c->peer.sni_entry < cl->n_sites ? &cl->sites[c->peer.sni_entry] : NULL;
+}
+
 /*
- * Where the request meets the site's policy. Returns CG_OK to go on with
- * the handler, or CG_DECLINED with *deny filled (the answer to send).
- * The client-certificate decision of the next stage belongs here: `loc`
- * (or the site when NULL) says ignore / accept / require, c->ssl gives the
- * peer certificate and chain (cg_tls_peer_cert / cg_tls_peer_chain, also
- * after a resumption: cg_tls_resumed), c->peer what the handshake's verify
- * callback recorded and the site SNI chose (peer.sni_entry), c->gen->trust
- * the stores of this generation, and the verdict engine decides.
+ * A request may go to another site of the address than the one the
+ * handshake was made for (HTTP lets a client reuse a connection for any
+ * name the certificate covers), but only when that site decides client
+ * certificates exactly the same way: otherwise a connection set up where
+ * certificates are ignored (none asked for, or a bad one let through)
+ * would reach a site that requires one.
+ */
+static bool same_cert_policy(const struct cg_conn *c, const struct cg_conf_site *site)
+{
+    const struct cg_conf_listener *cl = &c->gen->conf->listeners[c->conf_listener];
+    const struct cg_conf_listener_site *from = tls_site(c);
+    const struct cg_conf_binding *b = NULL;
+    unsigned char d1[32], d2[32];
+
+    if (from == NULL)
+        return false;
+    if (from->site == site)
+        return true;
+    for (size_t i = 0; i < cl->n_sites; i++) {
+        if (cl->sites[i].site == site)
+            b = cl->sites[i].binding;
+    }
+    cg_tls_site_policy_digest(from->site, from->binding, d1);
+    cg_tls_site_policy_digest(site, b, d2);
+    return memcmp(d1, d2, sizeof(d1)) == 0;
+}
+
+/*
+ * The verdict on the client certificate of this connection, judged the
+ * first time a request needs it and kept for the others. The chain comes
+ * from the TLS layer only (after a resumption, from the stored session) and
+ * is judged against THIS generation's stores and CRLs under the site's
+ * policy, so a resumed session is judged again like a full handshake.
+ * NULL only when out of memory.
+ */
+static const struct cg_verdict *conn_verdict(struct cg_conn *c, const struct cg_conf_site *site)
+{
+    X509 *leaf = c->tls_up ? cg_tls_peer_cert(c->ssl) : NULL;
+    STACK_OF(X509) *chain = leaf != NULL ? cg_tls_peer_chain(c->ssl) : NULL;
+
+    if (c->judged)
+        return &c->verdict;
+    if (cg_verdict_judge(leaf, chain, c->gen->trust, time(NULL), &site->policy, &c->verdict) !=
+        CG_OK) {
+        cg_verdict_free(&c->verdict);
+        return NULL;
+    }
+    c->judged = true;
+    if (leaf != NULL)
+        conn_log(c, CG_LOG_DEBUG, "client certificate judged%s: %s %s",
+                 cg_tls_resumed(c->ssl) ? " again (resumed session)" : "",
+                 c->verdict.code, cg_reason_slug(c->verdict.reason));
+    return &c->verdict;
+}
+
+/* A bounded text buffer for log lines; what does not fit is cut with "...". */
+struct line {
+    char p[3072];
+    size_t len;
+    bool cut;
+};
+
+static void line_add(struct line *l, const char *fmt, ...) CG_PRINTF(2, 3);
+static void line_add(struct line *l, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (l->cut)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(l->p + l->len, sizeof(l->p) - l->len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(l->p) - l->len) {
+        l->cut = true;
+        l->len = sizeof(l->p) - 4;
+        memcpy(l->p + l->len, "...", 4);
+        return;
+    }
+    l->len += (size_t)n;
+}
+
+static void line_cert(struct line *l, X509 *x)
+{
+    char *subject = cg_store_name_rfc2253(X509_get_subject_name(x));
+    unsigned char md[32];
+    unsigned int md_len = 0;
+    char hex[65];
+
+    hex[0] = '\0';
+    if (X509_digest(x, EVP_sha256(), md, &md_len) == 1 && md_len == 32) {
+        for (unsigned i = 0; i < 32; i++)
+            snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    }
+    line_add(l, "\"%s\" sha256=%s", subject != NULL ? subject : "?", hex);
+    free(subject);
+}
+
+/*
+ * One error-log line per refusal for a certificate cause: the code and
+ * reason, the client, what the client sent (subjects and thumbprints, as
+ * received) and the path the verdict engine built (with where each element
+ * came from and its first problem). The administrator's whole story.
+ */
+static void log_refusal(const struct cg_conn *c, const struct cg_conf_site *site,
+                        const struct cg_error_info *deny, const struct cg_verdict *v)
+{
+    struct line l;
+    char who[80];
+    X509 *leaf = c->tls_up ? cg_tls_peer_cert(c->ssl) : NULL;
+    STACK_OF(X509) *chain = leaf != NULL ? cg_tls_peer_chain(c->ssl) : NULL;
+
+    if (!cg_log_enabled(CG_LOG_INFO))
+        return;
+    l.len = 0;
+    l.cut = false;
+    line_add(&l, "refused %s %s: site %s, %.*s; detail: %s; chain received%s: ", deny->code,
+             deny->reason, site->name, (int)(c->req.path.len > 200 ? 200 : c->req.path.len),
+             c->req.path.p, deny->detail != NULL ? deny->detail
+                            : v != NULL && v->detail != NULL ? v->detail : "-",
+             c->tls_up && cg_tls_resumed(c->ssl) ? " (from the resumed session)" : "");
+    if (leaf == NULL) {
+        line_add(&l, "none");
+    } else {
+        line_cert(&l, leaf);
+        for (int i = 0; chain != NULL && i < sk_X509_num(chain); i++) {
+            line_add(&l, ", ");
+            line_cert(&l, sk_X509_value(chain, i));
+        }
+    }
+    line_add(&l, "; chain built: ");
+    if (v == NULL || v->path_len == 0 || leaf == NULL)
+        line_add(&l, "none");
+    for (size_t i = 0; leaf != NULL && v != NULL && i < v->path_len; i++) {
+        const struct cg_path_element *e = &v->path[i];
+        line_add(&l, "%s\"%s\" (%s) sha256=%s", i > 0 ? " <- " : "", e->subject,
+                 cg_source_slug(e->source), e->sha256[0] != '\0' ? e->sha256 : "-");
+        if (e->n_problems > 0)
+            line_add(&l, " [%s]", cg_reason_slug(e->problems[0].reason));
+    }
+    cg_log(CG_LOG_INFO, "client %s on %s: %s", client_name(c, who, sizeof(who)),
+           c->w->srv->listeners[c->srv_listener].name, l.p);
+}
+
+/*
+ * Where the request meets the site's policy, after the site (by Host) and
+ * the location (longest prefix) are known. CG_OK: go on with the handler.
+ * CG_DECLINED: *deny is the answer to send (already logged). CG_ERR: out of
+ * memory.
+ *
+ * The decision reads only the TLS layer and the verdict engine: no request
+ * header (X-SSL-Client-Verify, X-Client-Cert, Client-Cert, SSL_CLIENT_S_DN
+ * and the like) is ever consulted, whatever a client sends.
  */
 static int request_policy(struct cg_conn *c, const struct cg_conf_site *site,
                           const struct cg_conf_location *loc, struct cg_error_info *deny)
 {
     cg_ssl_mode_t ssl = loc != NULL ? loc->ssl : site->ssl;
+    cg_client_cert_mode_t mode = loc != NULL ? loc->client_certificates : site->client_certificates;
+    const struct cg_conf_listener_site *from = c->tls_up ? tls_site(c) : NULL;
+    const struct cg_verdict *v;
 
     if (ssl == CG_SSL_REQUIRE && !c->tls_up) {
-        cg_error_info_cert(deny, CG_REASON_SSL_REQUIRED, NULL, false);
+        cg_error_info_cert(deny, CG_REASON_SSL_REQUIRED, NULL, errors_detailed(c));
+        log_refusal(c, site, deny, NULL);
         return CG_DECLINED;
     }
-    return CG_OK;
+    if (c->tls_up && !same_cert_policy(c, site)) {
+        cg_error_info_http(deny, CG_HTTP_ERR_MISDIRECTED_REQUEST);
+        deny->detail = "This connection was set up for a site with another client-certificate "
+                       "policy; open a new connection for this host name.";
+        conn_log(c, CG_LOG_INFO, "refused 421 misdirected-request: Host site %s, TLS set up for "
+                 "site %s (SNI %s), and their client-certificate policies differ",
+                 site->name, from != NULL ? from->site->name : "?",
+                 c->peer.sni_present ? "sent" : "absent");
+        return CG_DECLINED;
+    }
+    if (mode == CG_CLIENT_CERT_IGNORE)
+        return CG_OK;
+    v = conn_verdict(c, site);
+    if (v == NULL)
+        return CG_ERR;
+    c->req_verdict = v;
+    if (mode == CG_CLIENT_CERT_ACCEPT || v->reason == CG_REASON_OK)
+        return CG_OK;
+    cg_error_info_cert(deny, v->reason, v, errors_detailed(c));
+    if (v->reason == CG_REASON_CERT_REQUIRED) {
+        /* Say why no certificate could have arrived, when that is the cause:
+         * it is the one thing the person and the administrator both need. */
+        if (!c->tls_up)
+            deny->detail = "This request came over plain HTTP, which cannot carry a client "
+                           "certificate: use https:// for this address.";
+        else if (from != NULL && !from->binding->negotiate_client_certificate)
+            deny->detail = "this binding does not negotiate client certificates; a location "
+                           "that requires one needs negotiate_client_certificate: true";
+    }
+    log_refusal(c, site, deny, v);
+    return CG_DECLINED;
 }
 
 /* The head and body are in; decide and prepare the answer. */
@@ -686,8 +943,10 @@ static int respond(struct cg_conn *c)
         goto done;
     }
     loc = cg_conf_find_location(site, path, path_len);
-    if (request_policy(c, site, loc, &deny) != CG_OK) {
-        conn_log(c, CG_LOG_INFO, "request refused: %s %s", deny.code, deny.reason);
+    rc = request_policy(c, site, loc, &deny);
+    if (rc == CG_ERR)
+        goto done;
+    if (rc == CG_DECLINED) {
         rc = respond_error(c, &deny, false, NULL, NULL);
         goto done;
     }
@@ -696,6 +955,11 @@ static int respond(struct cg_conn *c)
         goto done;
     }
     rc = respond_static(c, c->gen->roots[site - conf->sites], path, path_len);
+    /* Served under `accept`: the access log carries the verdict's slug
+     * ("ok", "expired", ...) when a certificate was presented. */
+    if (rc == CG_OK && c->req_verdict != NULL && c->reason == NULL &&
+        c->req_verdict->path_len > 0)
+        c->reason = cg_reason_slug(c->req_verdict->reason);
 done:
     free(path);
     return rc;
@@ -972,6 +1236,7 @@ static int finish_response(struct cg_conn *c)
     c->logged = false;
     c->status = 0;
     c->reason = NULL;
+    c->req_verdict = NULL;
     c->bytes_sent = c->bytes_received = 0;
     c->scanned = 0;
     if (c->in_len > 0) {

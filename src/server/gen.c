@@ -3,8 +3,10 @@
  * (SSL_CTXs, opened document roots), made to the side and swapped whole.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/common.h"
+#include "core/log.h"
 #include "server/internal.h"
 
 static void gen_free(struct cg_gen *g)
@@ -24,13 +26,65 @@ static void gen_free(struct cg_gen *g)
     free(g);
 }
 
+/* Whether some TLS binding of `conf` sends the root store's names. */
+static bool sends_ca_list(const struct cg_conf *conf)
+{
+    for (size_t i = 0; i < conf->n_sites; i++) {
+        for (size_t j = 0; j < conf->sites[i].n_bindings; j++) {
+            const struct cg_conf_binding *b = &conf->sites[i].bindings[j];
+            if (b->tls && b->negotiate_client_certificate && b->ca_list == CG_CA_LIST_ROOTS)
+                return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * The CertificateRequest CA list of this generation. A long list costs every
+ * handshake that asks (and some clients choke on one), so it is warned about
+ * above limits.client_ca_list_warn and refused above client_ca_list_max;
+ * TLS cannot carry more than 65535 bytes of it at all.
+ */
+static int build_ca_list(const struct cg_conf *conf, struct cg_trust *trust,
+                         STACK_OF(X509_NAME) **names, char **err)
+{
+    size_t encoded = 0, max = conf->limits.client_ca_list_max;
+
+    *names = NULL;
+    if (trust == NULL || !sends_ca_list(conf))
+        return CG_OK;
+    if (cg_tls_ca_names(cg_trust_roots(trust), names, &encoded) != CG_OK)
+        return cg_set_err(err, "client CA list: out of memory");
+    if (max > 65535)
+        max = 65535;
+    if (encoded > max) {
+        sk_X509_NAME_pop_free(*names, X509_NAME_free);
+        *names = NULL;
+        return cg_set_err(err,
+                          "client CA list: the %d names of %s/root take %zu bytes, over "
+                          "limits.client_ca_list_max (%zu bytes): set `client_ca_list: empty` "
+                          "on the bindings that negotiate client certificates, or trim the "
+                          "root store",
+                          sk_X509_num(cg_trust_roots(trust)), cg_trust_dir(trust), encoded, max);
+    }
+    if (encoded > conf->limits.client_ca_list_warn)
+        cg_log(CG_LOG_WARN,
+               "client CA list: the %d names of %s/root take %zu bytes in every "
+               "CertificateRequest, over limits.client_ca_list_warn (%zu bytes); some clients "
+               "fail on long lists: consider `client_ca_list: empty` or fewer roots",
+               sk_X509_num(cg_trust_roots(trust)), cg_trust_dir(trust), encoded,
+               conf->limits.client_ca_list_warn);
+    return CG_OK;
+}
+
 int cg_gen_build(struct cg_server *srv, struct cg_conf *conf, struct cg_gen **out, char **err)
 {
     struct cg_gen *g = NULL;
+    struct cg_tls_opts topts;
     int rc = CG_ERR;
 
-    (void)srv;
     *out = NULL;
+    memset(&topts, 0, sizeof(topts));
     g = calloc(1, sizeof(*g));
     if (g == NULL)
         return cg_set_err(err, "out of memory");
@@ -44,10 +98,29 @@ int cg_gen_build(struct cg_server *srv, struct cg_conf *conf, struct cg_gen **ou
         cg_set_err(err, "out of memory");
         goto done;
     }
+    /* The stores first: the TLS contexts take their CA list and their
+     * session id context from the root store. */
+    if (conf->stores != NULL) {
+        char *e = NULL;
+        g->trust = cg_trust_load_dir(conf->stores, &e);
+        if (g->trust == NULL) {
+            cg_set_err(err, "stores: %s", e != NULL ? e : "cannot load");
+            free(e);
+            goto done;
+        }
+    }
+    if (build_ca_list(conf, g->trust, &topts.ca_names, err) != CG_OK)
+        goto done;
+    if (cg_tls_anchors_digest(g->trust != NULL ? cg_trust_roots(g->trust) : NULL,
+                              topts.anchors) != CG_OK) {
+        cg_set_err(err, "out of memory");
+        goto done;
+    }
+    topts.sessions = srv != NULL ? srv->sessions : NULL;
     for (size_t i = 0; i < conf->n_listeners; i++) {
         if (!conf->listeners[i].tls)
             continue;
-        if (cg_tls_listener_new(conf, &conf->listeners[i], &g->tls[i], err) != CG_OK)
+        if (cg_tls_listener_new(conf, &conf->listeners[i], &topts, &g->tls[i], err) != CG_OK)
             goto done;
     }
     for (size_t i = 0; i < conf->n_sites; i++) {
@@ -62,19 +135,11 @@ int cg_gen_build(struct cg_server *srv, struct cg_conf *conf, struct cg_gen **ou
             goto done;
         }
     }
-    if (conf->stores != NULL) {
-        char *e = NULL;
-        g->trust = cg_trust_load_dir(conf->stores, &e);
-        if (g->trust == NULL) {
-            cg_set_err(err, "stores: %s", e != NULL ? e : "cannot load");
-            free(e);
-            goto done;
-        }
-    }
     *out = g;
     g = NULL;
     rc = CG_OK;
 done:
+    sk_X509_NAME_pop_free(topts.ca_names, X509_NAME_free);
     gen_free(g);
     return rc;
 }

@@ -32,6 +32,7 @@
 #include "core/bufpool.h"
 #include "core/loop.h"
 #include "http/static.h"
+#include "tls/session_cache.h"
 #include "tls/tls.h"
 
 #define CG_SERVER_MAX_LISTENERS 64
@@ -106,6 +107,8 @@ struct cg_server {
     atomic_uint n_conns;
     atomic_bool stopping;
     struct cg_access_log *alog;
+    struct cg_tls_session_cache *sessions;   /* outlives every generation: sessions
+                                                survive reloads (see session_cache.h) */
     const char *conf_path;                /* NULL: reload rebuilds from the same snapshot */
 };
 

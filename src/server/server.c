@@ -580,6 +580,11 @@ int cg_server_run(struct cg_conf *conf, const struct cg_server_opts *opts, char 
     srv->alog = cg_access_log_open(conf->access_log.path, conf->access_log.format, err);
     if (srv->alog == NULL)
         goto done;
+    srv->sessions = cg_tls_session_cache_new(CG_TLS_SESSION_CACHE_ENTRIES);
+    if (srv->sessions == NULL) {
+        cg_set_err(err, "out of memory");
+        goto done;
+    }
     if (cg_gen_build(srv, conf, &srv->gen, err) != CG_OK)
         goto done;
     srv->gen->id = srv->next_gen_id = 1;
@@ -626,6 +631,8 @@ done:
         for (size_t i = 0; i < srv->n_listeners || i < n; i++)
             listener_close(&srv->listeners[i], srv->n_workers);
         cg_gen_unref(srv->gen);
+        /* After the last generation: its SSL_CTXs point at the cache. */
+        cg_tls_session_cache_free(srv->sessions);
         cg_access_log_close(srv->alog);
         if (cond_ok)
             pthread_cond_destroy(&srv->gen_cond);

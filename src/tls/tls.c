@@ -1,6 +1,7 @@
 #include "tls/tls.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -10,6 +11,7 @@
 #include <openssl/x509v3.h>
 
 #include "core/common.h"
+#include "tls/session_cache.h"
 
 /* TLS 1.2 suites: forward secrecy and AEAD only. TLS 1.3 keeps OpenSSL's
  * defaults, which are all modern. */
@@ -37,7 +39,7 @@ int cg_tls_global_init(char **err)
     if (OPENSSL_init_ssl(0, NULL) != 1)
         return cg_set_err(err, "OpenSSL initialisation failed");
     peer_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
-    if (peer_idx < 0)
+    if (peer_idx < 0 || cg_tls_session_cache_global_init() != CG_OK)
         return cg_set_err(err, "SSL_get_ex_new_index failed");
     return CG_OK;
 }
@@ -128,6 +130,9 @@ static int switch_site(struct cg_tls_listener *tl, SSL *ssl, struct cg_tls_peer 
     if (SSL_set_SSL_CTX(ssl, ctx) == NULL)
         return CG_ERR;
     SSL_set_verify(ssl, SSL_CTX_get_verify_mode(ctx), SSL_CTX_get_verify_callback(ctx));
+    /* Nor the CA list, which SSL_new copied from the first context: with
+     * none of its own the SSL falls back to its (new) context's list. */
+    SSL_set_client_CA_list(ssl, NULL);
     return CG_OK;
 }
 
@@ -181,21 +186,147 @@ bad:
     return SSL_CLIENT_HELLO_ERROR;
 }
 
-/* The session id context scopes resumption to one site and its certificate
- * policy: a session made for one site never resumes on another. */
-static int set_sid_ctx(SSL_CTX *ctx, const struct cg_conf_site *site)
+static void digest_bytes(EVP_MD_CTX *h, const void *p, size_t n, bool *ok)
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int md_len = 0;
+    if (*ok && EVP_DigestUpdate(h, p, n) != 1)
+        *ok = false;
+}
+
+/* A string with its terminating NUL, so "ab"+"c" and "a"+"bc" differ. */
+static void digest_str(EVP_MD_CTX *h, const char *s, bool *ok)
+{
+    digest_bytes(h, s != NULL ? s : "", s != NULL ? strlen(s) + 1 : 1, ok);
+}
+
+static void digest_long(EVP_MD_CTX *h, long v, bool *ok)
+{
+    int64_t x = v;
+    digest_bytes(h, &x, sizeof(x), ok);
+}
+
+void cg_tls_site_policy_digest(const struct cg_conf_site *site, const struct cg_conf_binding *b,
+                               unsigned char out[32])
+{
+    const struct cg_policy *p = &site->policy;
+    const struct cg_conf_revocation *r = &site->revocation;
     EVP_MD_CTX *h = EVP_MD_CTX_new();
-    unsigned char mode = (unsigned char)site->client_certificates;
+    unsigned int len = 0;
+    bool ok = h != NULL && EVP_DigestInit_ex(h, EVP_sha256(), NULL) == 1;
+
+    digest_long(h, site->ssl, &ok);
+    digest_long(h, site->client_certificates, &ok);
+    digest_long(h, (long)site->n_locations, &ok);
+    for (size_t i = 0; i < site->n_locations; i++) {
+        digest_str(h, site->locations[i].path, &ok);
+        digest_long(h, site->locations[i].ssl, &ok);
+        digest_long(h, site->locations[i].client_certificates, &ok);
+    }
+    digest_long(h, r->mode, &ok);
+    digest_long(h, r->scope, &ok);
+    digest_long(h, r->on_unknown, &ok);
+    digest_long(h, r->stale_grace_s, &ok);
+    digest_long(h, r->max_crl_age_s, &ok);
+    digest_str(h, r->ocsp_responder, &ok);
+    digest_long(h, p->purpose, &ok);
+    digest_long(h, p->revocation, &ok);
+    digest_long(h, p->scope, &ok);
+    digest_long(h, p->on_unknown, &ok);
+    digest_long(h, p->max_crl_age, &ok);
+    digest_long(h, p->max_depth, &ok);
+    digest_long(h, p->eku_mode, &ok);
+    digest_long(h, p->allow_sha1, &ok);
+    digest_long(h, p->anchor_skip_validity, &ok);
+    digest_long(h, p->anchor_skip_constraints, &ok);
+    digest_long(h, p->explicit_policy, &ok);
+    digest_long(h, p->inhibit_policy_mapping, &ok);
+    digest_long(h, p->inhibit_any_policy, &ok);
+    for (size_t i = 0; i < CG_POLICY_MAX_OIDS && p->policy_oids[i] != NULL; i++)
+        digest_str(h, p->policy_oids[i], &ok);
+    digest_long(h, b != NULL && b->negotiate_client_certificate, &ok);
+    if (!ok || EVP_DigestFinal_ex(h, out, &len) != 1 || len != 32) {
+        /* Out of memory: a digest unique to this site object compares
+         * unequal to every other site, which is the safe direction. */
+        memset(out, 0, 32);
+        memcpy(out, &site, sizeof(site));
+    }
+    EVP_MD_CTX_free(h);
+}
+
+static int cmp_thumb(const void *a, const void *b) { return memcmp(a, b, 32); }
+
+int cg_tls_anchors_digest(STACK_OF(X509) *roots, unsigned char out[32])
+{
+    int n = roots != NULL ? sk_X509_num(roots) : 0;
+    unsigned char *all = calloc(n > 0 ? (size_t)n : 1, 32);
+    unsigned int len = 0;
     int rc = CG_ERR;
 
+    if (all == NULL)
+        return CG_ERR;
+    for (int i = 0; i < n; i++) {
+        if (X509_digest(sk_X509_value(roots, i), EVP_sha256(), all + 32 * (size_t)i, &len) != 1)
+            goto done;
+    }
+    /* Sorted: the order the directory was read in must not matter. */
+    qsort(all, (size_t)n, 32, cmp_thumb);
+    if (EVP_Digest(all, 32 * (size_t)n, out, &len, EVP_sha256(), NULL) != 1 || len != 32)
+        goto done;
+    rc = CG_OK;
+done:
+    free(all);
+    return rc;
+}
+
+int cg_tls_ca_names(STACK_OF(X509) *roots, STACK_OF(X509_NAME) **out, size_t *encoded)
+{
+    STACK_OF(X509_NAME) *names = NULL;
+    X509_NAME *dup = NULL;
+    int n = roots != NULL ? sk_X509_num(roots) : 0;
+    int rc = CG_ERR;
+
+    *out = NULL;
+    *encoded = 0;
+    if (n == 0)
+        return CG_OK;
+    names = sk_X509_NAME_new_null();
+    if (names == NULL)
+        goto done;
+    for (int i = 0; i < n; i++) {
+        int der = i2d_X509_NAME(X509_get_subject_name(sk_X509_value(roots, i)), NULL);
+        if (der <= 0)
+            goto done;
+        dup = X509_NAME_dup(X509_get_subject_name(sk_X509_value(roots, i)));
+        if (dup == NULL || sk_X509_NAME_push(names, dup) <= 0)
+            goto done;
+        dup = NULL;
+        *encoded += 2 + (size_t)der;
+    }
+    *out = names;
+    names = NULL;
+    rc = CG_OK;
+done:
+    X509_NAME_free(dup);
+    sk_X509_NAME_pop_free(names, X509_NAME_free);
+    return rc;
+}
+
+/* The session id context: see cg_tls_listener_new in tls.h. */
+static int set_sid_ctx(SSL_CTX *ctx, const struct cg_conf_listener_site *ls,
+                       const struct cg_tls_opts *opts)
+{
+    unsigned char md[EVP_MAX_MD_SIZE], policy[32];
+    unsigned int md_len = 0;
+    EVP_MD_CTX *h = EVP_MD_CTX_new();
+    int rc = CG_ERR;
+
+    cg_tls_site_policy_digest(ls->site, ls->binding, policy);
     if (h == NULL)
         goto done;
     if (EVP_DigestInit_ex(h, EVP_sha256(), NULL) != 1 ||
-        EVP_DigestUpdate(h, site->name, strlen(site->name) + 1) != 1 ||
-        EVP_DigestUpdate(h, &mode, 1) != 1 || EVP_DigestFinal_ex(h, md, &md_len) != 1)
+        EVP_DigestUpdate(h, ls->site->name, strlen(ls->site->name) + 1) != 1 ||
+        EVP_DigestUpdate(h, policy, sizeof(policy)) != 1 ||
+        EVP_DigestUpdate(h, opts->anchors, sizeof(opts->anchors)) != 1 ||
+        EVP_DigestFinal_ex(h, md, &md_len) != 1)
         goto done;
     if (md_len > SSL_MAX_SID_CTX_LENGTH)
         md_len = SSL_MAX_SID_CTX_LENGTH;
@@ -215,7 +346,7 @@ static const char *ssl_err_reason(void)
 }
 
 static SSL_CTX *site_ctx_new(struct cg_tls_listener *tl, const struct cg_conf_listener_site *ls,
-                             char **err)
+                             const struct cg_tls_opts *opts, char **err)
 {
     const struct cg_conf_binding *b = ls->binding;
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -231,8 +362,11 @@ static SSL_CTX *site_ctx_new(struct cg_tls_listener *tl, const struct cg_conf_li
         cg_set_err(err, "site %s: TLS parameters: %s", ls->site->name, ssl_err_reason());
         goto fail;
     }
+    /* NO_RENEGOTIATION: a TLS 1.2 client asking to renegotiate gets a
+     * no_renegotiation alert; the certificate judged for this connection
+     * cannot be swapped under it. */
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-                                 SSL_OP_NO_TICKET);
+                                 SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION);
     /* Release the record buffers of idle connections; allow partial writes
      * and a moved (same content) buffer on retry. */
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
@@ -246,6 +380,10 @@ static SSL_CTX *site_ctx_new(struct cg_tls_listener *tl, const struct cg_conf_li
     SSL_CTX_set_read_ahead(ctx, 1);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
     SSL_CTX_sess_set_cache_size(ctx, CG_TLS_SESSION_CACHE_SIZE);
+    if (opts->sessions != NULL && cg_tls_session_cache_attach(opts->sessions, ctx) != CG_OK) {
+        cg_set_err(err, "site %s: session cache: out of memory", ls->site->name);
+        goto fail;
+    }
     SSL_CTX_set_timeout(ctx, CG_TLS_SESSION_TIMEOUT_S);
     SSL_CTX_set_num_tickets(ctx, 1);
     if (b->certificate == NULL || b->key == NULL) {
@@ -267,7 +405,7 @@ static SSL_CTX *site_ctx_new(struct cg_tls_listener *tl, const struct cg_conf_li
                    b->key, b->certificate);
         goto fail;
     }
-    if (set_sid_ctx(ctx, ls->site) != CG_OK) {
+    if (set_sid_ctx(ctx, ls, opts) != CG_OK) {
         cg_set_err(err, "site %s: session id context: %s", ls->site->name, ssl_err_reason());
         goto fail;
     }
@@ -279,6 +417,16 @@ static SSL_CTX *site_ctx_new(struct cg_tls_listener *tl, const struct cg_conf_li
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
         SSL_CTX_set_verify_depth(ctx, ls->site->policy.max_depth > 0 ? ls->site->policy.max_depth
                                                                      : 10);
+        /* The CA list helps browsers pick the right certificate. Empty when
+         * the binding says so or the root store is empty. */
+        if (b->ca_list == CG_CA_LIST_ROOTS && opts->ca_names != NULL) {
+            STACK_OF(X509_NAME) *names = SSL_dup_CA_list(opts->ca_names);
+            if (names == NULL) {
+                cg_set_err(err, "site %s: CA list: out of memory", ls->site->name);
+                goto fail;
+            }
+            SSL_CTX_set_client_CA_list(ctx, names);
+        }
     } else {
         SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
     }
@@ -289,7 +437,8 @@ fail:
 }
 
 int cg_tls_listener_new(const struct cg_conf *conf, const struct cg_conf_listener *l,
-                        struct cg_tls_listener **out, char **err)
+                        const struct cg_tls_opts *opts, struct cg_tls_listener **out,
+                        char **err)
 {
     struct cg_tls_listener *tl = NULL;
     int rc = CG_ERR;
@@ -309,7 +458,7 @@ int cg_tls_listener_new(const struct cg_conf *conf, const struct cg_conf_listene
     }
     tl->n_ctx = l->n_sites;
     for (size_t i = 0; i < l->n_sites; i++) {
-        tl->ctx[i] = site_ctx_new(tl, &l->sites[i], err);
+        tl->ctx[i] = site_ctx_new(tl, &l->sites[i], opts, err);
         if (tl->ctx[i] == NULL)
             goto done;
     }
@@ -376,6 +525,13 @@ int cg_tls_handshake(SSL *ssl, int *want, const char **why)
     if (e == SSL_ERROR_SYSCALL)
         *why = errno != 0 ? "connection reset or closed during handshake"
                           : "peer closed the connection during handshake";
+    else if (ERR_GET_LIB(ERR_peek_last_error()) == ERR_LIB_SSL &&
+             ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_BAD_SIGNATURE &&
+             SSL_get0_peer_certificate(ssl) != NULL)
+        /* The one case where a client certificate aborts the handshake: the
+         * client could not prove it holds the certificate's private key. */
+        *why = "client certificate not proven: its CertificateVerify signature does not "
+               "verify with the certificate's public key (bad signature)";
     else
         *why = ssl_err_reason();
     ERR_clear_error();

@@ -58,14 +58,55 @@ struct cg_tls_peer {
 };
 
 struct cg_tls_listener;
+struct cg_tls_session_cache;
+
+/* What a generation shares between its listeners (all borrowed). */
+struct cg_tls_opts {
+    struct cg_tls_session_cache *sessions;   /* NULL: each SSL_CTX's own cache */
+    STACK_OF(X509_NAME) *ca_names;           /* CertificateRequest CA list for bindings
+                                                with `client_ca_list: roots`; NULL: empty */
+    unsigned char anchors[32];               /* cg_tls_anchors_digest of the root store */
+};
 
 /*
  * Builds the contexts for `l` (a TLS listener of `conf`): loads each site's
  * certificate chain and key from its binding. CG_OK with *out, or CG_ERR with
- * *err naming the site and the file. `conf` must outlive *out.
+ * *err naming the site and the file. `conf` and the opts' objects must
+ * outlive *out (the CA names are copied).
+ *
+ * Session id context of a site: SHA-256 over its name, cg_tls_site_policy_digest
+ * and opts->anchors, so a session resumes only on the same site, under the
+ * same client-certificate policy and the same trust anchors. CRLs are left
+ * out on purpose: a new CRL must not stop resumption, it must refuse the
+ * resumed connection, and it does because the server judges the stored peer
+ * chain again at every resumption (a session never carries a verdict).
+ *
+ * Client-initiated renegotiation is refused (SSL_OP_NO_RENEGOTIATION): a
+ * TLS 1.2 client cannot swap the certificate (or the lack of one) under a
+ * connection whose verdict was already taken.
  */
 int cg_tls_listener_new(const struct cg_conf *conf, const struct cg_conf_listener *l,
-                        struct cg_tls_listener **out, char **err);
+                        const struct cg_tls_opts *opts, struct cg_tls_listener **out,
+                        char **err);
+
+/*
+ * The CertificateRequest CA list from a root store: the subject names, and
+ * in *encoded their size on the wire (2 bytes of length + the DER, per name;
+ * TLS caps the whole list at 65535 bytes). *out is NULL for an empty store;
+ * free with sk_X509_NAME_pop_free(*out, X509_NAME_free). CG_OK / CG_ERR.
+ */
+int cg_tls_ca_names(STACK_OF(X509) *roots, STACK_OF(X509_NAME) **out, size_t *encoded);
+/* SHA-256 over the sorted thumbprints of `roots` (may be NULL: no roots). */
+int cg_tls_anchors_digest(STACK_OF(X509) *roots, unsigned char out[32]);
+/*
+ * SHA-256 over everything that decides a client certificate on `site`
+ * through binding `b` (may be NULL): ssl and client_certificates of the site
+ * and of every location, revocation, purpose and the verdict policy, whether
+ * the binding negotiates. Two sites with the same digest treat a given
+ * certificate the same way.
+ */
+void cg_tls_site_policy_digest(const struct cg_conf_site *site, const struct cg_conf_binding *b,
+                               unsigned char out[32]);
 void cg_tls_listener_free(struct cg_tls_listener *tl);   /* NULL-safe */
 
 /* A server SSL on `fd` in accept state, with `peer` attached (see above).

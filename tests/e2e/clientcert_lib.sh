@@ -1,0 +1,95 @@
+# clientcert_lib.sh: the client-certificate test PKI and assertions shared by
+# the clientcert_*.sh end-to-end tests. Source it after lib.sh.
+#
+# cc_pki DIR STORES: a two-level PKI made now (never committed, never stale):
+#   root.pem (in STORES/root), ca.pem (issuing CA, in STORES/intermediate),
+#   one client certificate per cause, each with its key; CRLs of both CAs in
+#   STORES/crl (nothing revoked yet: cc_revoke adds "revoked").
+#     good        issued by ca, clientAuth                -> ok
+#     revoked     issued by ca, listed in ca's CRL        -> 403.13 revoked
+#     untrusted   issued by a root not in the stores      -> 403.16 untrusted-root
+#                 (sent with that root, so the path reaches it)
+#     orphan      issued by a CA known nowhere            -> 403.16 incomplete-chain
+#     banned      issued by ca, its cert in disallowed/   -> 403.16 distrusted
+#     server      issued by ca, serverAuth only           -> 403.16 wrong-usage
+#     expired     issued by ca, ended yesterday           -> 403.17 expired
+#     future      issued by ca, starts tomorrow           -> 403.17 not-yet-valid
+#   plus a.test / b.test / c.test server certificates from root.
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then echo "clientcert_lib.sh: helpers for clientcert_*.sh"; exit 0; fi
+
+cc_issue() {  # cc_issue DIR NAME ISSUER profile-and-options...
+    local dir=$1 name=$2 issuer=$3; shift 3
+    "$CERTGATE" pki issue "$@" --issuer "$dir/$issuer.pem" --issuer-key "$dir/$issuer.key" \
+        --out "$dir/$name.pem" --key-out "$dir/$name.key" >/dev/null
+}
+
+cc_pki() {
+    local P=$1 S=$2 n
+    mkdir -p "$P" "$S"
+    "$CERTGATE" pki issue --profile root --cn "CG Test Root" --org "certgate tests" \
+        --out "$P/root.pem" --key-out "$P/root.key" >/dev/null
+    cc_issue "$P" ca root --profile intermediate --cn "CG Test Issuing CA" --org "certgate tests"
+    "$CERTGATE" pki issue --profile root --cn "Stranger Root" --out "$P/stranger.pem" \
+        --key-out "$P/stranger.key" >/dev/null
+    "$CERTGATE" pki issue --profile root --cn "Hidden Root" --out "$P/hidden.pem" \
+        --key-out "$P/hidden.key" >/dev/null
+    cc_issue "$P" hiddenca hidden --profile intermediate --cn "Hidden Issuing CA"
+    for n in a.test b.test c.test; do
+        cc_issue "$P" "$n" root --profile server --cn "$n" --dns "$n" --ip 127.0.0.1
+    done
+    cc_issue "$P" good ca --profile client --cn "alice"
+    cc_issue "$P" revoked ca --profile client --cn "rita revoked"
+    cc_issue "$P" untrusted stranger --profile client --cn "ursula untrusted"
+    cat "$P/stranger.pem" >>"$P/untrusted.pem"
+    cc_issue "$P" orphan hiddenca --profile client --cn "oscar orphan"
+    cc_issue "$P" banned ca --profile client --cn "bob banned"
+    cc_issue "$P" server ca --profile client --cn "sam serverauth" --eku serverAuth
+    cc_issue "$P" expired ca --profile client --cn "eve expired" --not-before -30d --not-after -1d
+    cc_issue "$P" future ca --profile client --cn "fay future" --not-before +1d --not-after +30d
+    "$CERTGATE" store import --stores "$S" "$P/root.pem" >/dev/null
+    "$CERTGATE" store import --stores "$S" "$P/ca.pem" >/dev/null
+    "$CERTGATE" store import --stores "$S" --to disallowed "$P/banned.pem" >/dev/null
+    "$CERTGATE" pki crl --issuer "$P/root.pem" --issuer-key "$P/root.key" --out "$P/root.crl" >/dev/null
+    "$CERTGATE" pki crl --issuer "$P/ca.pem" --issuer-key "$P/ca.key" --out "$P/ca.crl" >/dev/null
+    "$CERTGATE" store import --stores "$S" "$P/root.crl" "$P/ca.crl" >/dev/null
+}
+
+# cc_revoke DIR STORES: a newer CRL of the issuing CA revoking "revoked",
+# imported into the stores (the older CRL is replaced: a higher number).
+cc_revoke() {
+    local P=$1 S=$2
+    "$CERTGATE" pki crl --issuer "$P/ca.pem" --issuer-key "$P/ca.key" --revoke "$P/revoked.pem" \
+        --number 2 --out "$P/ca2.crl" >/dev/null
+    rm -f "$S"/crl/*
+    "$CERTGATE" store import --stores "$S" "$P/root.crl" "$P/ca2.crl" >/dev/null
+}
+
+# The lower-case SHA-256 thumbprint of a PEM certificate.
+cc_sha256() { openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr 'A-F' 'a-f'; }
+
+# cc_w3c LOG QUERY FIELD...: the named W3C fields of the access-log line whose
+# cs-uri-query is QUERY, space-separated (waits for the line: the log is
+# flushed about once a second).
+cc_w3c() {
+    local log=$1 q=$2; shift 2
+    cg_waitlog "$log" " $q " 10 || { echo "no access-log line for $q"; return 0; }
+    awk -v q="$q" -v want="$*" '
+        /^#Fields:/ { for (i = 2; i <= NF; i++) idx[$i] = i - 1; next }
+        /^#/ { next }
+        $(idx["cs-uri-query"]) == q {
+            n = split(want, w, " "); out = ""
+            for (i = 1; i <= n; i++) out = out (i > 1 ? " " : "") $(idx[w[i]])
+            print out; exit
+        }' "$log"
+}
+
+# cc_json FIELD: one member of the problem+json body on stdin ("-" if absent;
+# "path" gives the number of path elements).
+cc_json() {
+    python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+v = d.get(sys.argv[1], "-")
+print(len(v) if isinstance(v, list) else v)' "$1"
+}
