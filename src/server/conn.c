@@ -45,6 +45,7 @@
 #include "http/errors.h"
 #include "http/parser.h"
 #include "http/uri.h"
+#include "server/certinfo_page.h"
 #include "server/internal.h"
 
 enum conn_state { ST_HANDSHAKE, ST_IDLE, ST_HEAD, ST_BODY, ST_SEND, ST_LINGER };
@@ -904,6 +905,52 @@ static int request_policy(struct cg_conn *c, const struct cg_conf_site *site,
     return CG_DECLINED;
 }
 
+/*
+ * `handler: certificate-info` (server/certinfo_page.h): the page about the
+ * verdict request_policy() took for this request (none under `ignore`).
+ */
+static int respond_certinfo(struct cg_conn *c, const struct cg_conf_site *site)
+{
+    const struct cg_conf_listener_site *from = c->tls_up ? tls_site(c) : NULL;
+    const struct cg_http_header *acc = cg_http_find_header(&c->req, "Accept");
+    char *body = NULL;
+    size_t len = 0;
+    const char *ctype = NULL;
+    struct head h;
+    int rc = CG_ERR;
+
+    if (!is_head_method(c) &&
+        !(c->req.method.len == 3 && memcmp(c->req.method.p, "GET", 3) == 0)) {
+        struct cg_error_info info;
+        cg_error_info_http(&info, CG_HTTP_ERR_METHOD_NOT_ALLOWED);
+        return respond_error(c, &info, false, "GET, HEAD", NULL);
+    }
+    if (cg_server_certinfo_body(site, c->req_verdict, c->tls_up,
+                                from != NULL && from->binding->negotiate_client_certificate,
+                                errors_detailed(c),
+                                acc != NULL && cg_error_want_json(acc->value.p, acc->value.len),
+                                &body, &len, &ctype) != CG_OK)
+        return respond_http_error(c, CG_HTTP_ERR_INTERNAL_ERROR, NULL, true);
+    if (head_start(c, &h, 200, 0, len) != CG_OK)
+        goto done;
+    if (c->req_verdict != NULL && c->req_verdict->path_len > 0)
+        c->reason = cg_reason_slug(c->req_verdict->reason);
+    head_add(&h, "Content-Type: %s\r\n", ctype);
+    head_add(&h, "Cache-Control: no-store\r\nVary: Accept\r\n");
+    if (head_finish(c, &h, true, len) != CG_OK)
+        goto done;
+    if (!is_head_method(c)) {
+        memcpy(c->out + c->out_len, body, len);
+        c->out_len += len;
+    }
+    c->state = ST_SEND;
+    arm(c, limits_of(c)->send_timeout_ms);
+    rc = CG_OK;
+done:
+    free(body);
+    return rc;
+}
+
 /* The head and body are in; decide and prepare the answer. */
 static int respond(struct cg_conn *c)
 {
@@ -948,6 +995,10 @@ static int respond(struct cg_conn *c)
         goto done;
     if (rc == CG_DECLINED) {
         rc = respond_error(c, &deny, false, NULL, NULL);
+        goto done;
+    }
+    if (loc != NULL && loc->handler == CG_HANDLER_CERTIFICATE_INFO) {
+        rc = respond_certinfo(c, site);
         goto done;
     }
     if (c->gen->roots[site - conf->sites] == NULL) {
