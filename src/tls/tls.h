@@ -8,11 +8,13 @@
  * generation is gone: a live SSL_CTX is never modified.
  *
  * Client certificates: when a binding negotiates them, the handshake asks
- * with SSL_VERIFY_PEER (never FAIL_IF_NO_PEER_CERT) and the verify callback
- * only RECORDS what OpenSSL found into the connection's cg_tls_peer and
- * returns 1, so the handshake completes and the request layer decides (with
- * the verdict engine) what to answer. Only a failed CertificateVerify (proof
- * of the private key) aborts the handshake, inside OpenSSL.
+ * with SSL_VERIFY_PEER (never FAIL_IF_NO_PEER_CERT) and takes whatever chain
+ * the client sends without verifying it (OpenSSL's X509_verify_cert is
+ * replaced by a callback that only notes a certificate came), so the
+ * handshake completes and the request layer decides with the verdict engine,
+ * which verifies the chain against the generation's stores. Only a failed
+ * CertificateVerify (proof of the private key) aborts the handshake, inside
+ * OpenSSL.
  *
  * Non-blocking I/O: cg_tls_handshake/read/write return CG_AGAIN with *want
  * set to CG_TLS_WANT_READ or CG_TLS_WANT_WRITE: wait for that readiness on
@@ -33,11 +35,6 @@
 #define CG_TLS_WANT_READ  1
 #define CG_TLS_WANT_WRITE 2
 
-/* Up to this many (depth, error) pairs are kept per handshake; the rest are
- * counted in `dropped`. The verdict engine redoes the full analysis; this is
- * what the handshake saw, for logs and for the cheap "no problem" case. */
-#define CG_TLS_MAX_VERIFY_ERRORS 16
-
 /*
  * Per-connection TLS facts, filled during the handshake. Lives inside the
  * connection (the caller owns the memory) and is attached to the SSL with
@@ -50,11 +47,6 @@ struct cg_tls_peer {
     bool sni_present;           /* the client sent server_name */
     bool sni_matched;           /* ... and it named a hostname of this address */
     bool verify_called;         /* the client presented a certificate */
-    unsigned n_errors, dropped;
-    struct {
-        int depth;              /* 0 = the client's own certificate */
-        int error;              /* X509_V_ERR_* */
-    } errors[CG_TLS_MAX_VERIFY_ERRORS];
 };
 
 struct cg_tls_listener;
