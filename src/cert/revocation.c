@@ -175,6 +175,8 @@ static int try_ocsp(const struct cg_rev_online *o, X509 *cert, X509 *issuer, tim
     if (o->fetcher == NULL) {
         if (crc == CG_DECLINED)
             note(out, "OCSP %s: no answer cached yet", url);
+        if (crc == CG_AGAIN && o->use_due)
+            goto due;
         goto out;
     }
     if (cg_ocsp_request(cert, issuer, nonce, nonce_len, &req, &req_len, &err) != CG_OK) {
@@ -202,6 +204,7 @@ static int try_ocsp(const struct cg_rev_online *o, X509 *cert, X509 *issuer, tim
             goto out;
     }
     /* the fetch failed: an answer cached earlier, still within its grace, does */
+due:
     if (crc == CG_AGAIN) {
         snprintf(what, sizeof(what), "OCSP %s (cached, refresh failed)", url);
         rc = use_ocsp(o, cached.der, cached.len, cert, issuer, at, what, NULL, 0, out, &r);
@@ -290,6 +293,8 @@ static int try_crl_url(const struct cg_rev_online *o, const char *url, X509 *cer
     if (o->fetcher == NULL) {
         if (crc == CG_DECLINED)
             note(out, "CRL %s: not fetched yet", url);
+        if (crc == CG_AGAIN && o->use_due)
+            goto due;
         goto out;
     }
     if (cg_fetcher_fetch(o->fetcher, url, NULL, NULL, 0, &got, &err) != CG_OK) {
@@ -318,6 +323,7 @@ static int try_crl_url(const struct cg_rev_online *o, const char *url, X509 *cer
                 goto out;
         }
     }
+due:
     if (crc == CG_AGAIN) {
         snprintf(what, sizeof(what), "CRL %s (cached, refresh failed)", url);
         if (cached.index == NULL)

@@ -51,6 +51,11 @@ struct cg_rev_online {
                                       answer, but no cached one either (every check
                                       asks the responder). For the blocking form only:
                                       prefetched answers are cached, so carry none */
+    bool use_due;                  /* cache-only (fetcher NULL): also use an answer that
+                                      is due (refresh elapsed, or past nextUpdate within
+                                      stale_grace). For the judge after a prefetch: a
+                                      fetch was tried, and when it failed the answer
+                                      kept is the best there is */
 };
 
 /* arg: struct cg_rev_online. */

@@ -274,6 +274,20 @@ static void html_element(struct hbuf *b, const struct cg_path_element *el)
     }
     hraw(b, "Source: ");
     hesc(b, cg_source_slug(el->source));
+    /* What the revocation check found and what it tried (URLs, outcomes,
+     * timings): the "could not find out" cases are fixed from this. */
+    if (el->revocation.source != CG_REV_SOURCE_NONE || el->revocation.tried != NULL) {
+        hraw(b, "<br>Revocation: ");
+        hesc(b, cg_rev_status_slug(el->revocation.status));
+        if (el->revocation.source != CG_REV_SOURCE_NONE) {
+            hraw(b, " from ");
+            hesc(b, cg_rev_source_slug(el->revocation.source));
+        }
+        if (el->revocation.tried != NULL) {
+            hraw(b, "<br>Tried: ");
+            hesc(b, el->revocation.tried);
+        }
+    }
     hraw(b, "</div>");
     if (el->n_problems > 0) {
         hraw(b, "<ul class=\"problems\">");

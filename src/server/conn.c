@@ -14,6 +14,9 @@
  *              what the client sends is read and dropped for a short while,
  *              so that the kernel does not answer it with a reset that
  *              would destroy the response before the client read it
+ *   PARK       a request waits for revocation answers being fetched: no
+ *              read interest, a timer at the site's revocation timeout; the
+ *              fetcher's callback or the timer resumes it (see "revocation")
  *
  * One driver (conn_drive) runs the state functions in a loop: each one moves
  * to another state (CG_OK), waits for readiness (CG_AGAIN, with c->want
@@ -37,7 +40,9 @@
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
+#include "cert/revocation.h"
 #include "cert/store.h"
 #include "core/bufpool.h"
 #include "core/common.h"
@@ -48,10 +53,10 @@
 #include "server/certinfo_page.h"
 #include "server/internal.h"
 
-enum conn_state { ST_HANDSHAKE, ST_IDLE, ST_HEAD, ST_BODY, ST_SEND, ST_LINGER };
+enum conn_state { ST_HANDSHAKE, ST_IDLE, ST_HEAD, ST_BODY, ST_SEND, ST_LINGER, ST_PARK };
 
 static const char *const state_names[] = {"handshake", "keep-alive", "header", "body", "send",
-                                          "linger"};
+                                          "linger", "revocation"};
 
 /* Extra room in the input buffer past the head limit: body bytes and the
  * start of a pipelined request share it. */
@@ -120,6 +125,18 @@ struct cg_conn {
      * freed with it. Never taken from anything but the TLS layer. */
     struct cg_verdict verdict;
     bool judged;
+
+    /* Parked for revocation answers (ST_PARK): the token the fetcher's
+     * callback posts back (0: not parked), the list of the worker's parked
+     * connections, and what the wait was, for the logs. */
+    uint64_t park_token;
+    struct cg_conn *park_prev, *park_next;
+    uint64_t park_start_ms;
+    unsigned park_timeout_ms;
+    bool rev_fetched;                      /* prefetched: judge with what came in */
+    bool rev_parked;                       /* the request waited for the fetches */
+    bool rev_timed_out;
+    uint64_t rev_wait_ms;
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -384,10 +401,13 @@ static void release_request_buffers(struct cg_conn *c)
     c->file_left = 0;
 }
 
+static void park_unlink(struct cg_conn *c);
+
 static void conn_free(struct cg_conn *c)
 {
     struct cg_worker *w = c->w;
 
+    park_unlink(c);
     access_log(c);
     cg_timer_disarm(w->loop, &c->timer);
     /* close() below removes the descriptor from epoll (it is never dup'ed):
@@ -415,13 +435,21 @@ static void conn_free(struct cg_conn *c)
     cg_worker_conn_gone(w);
 }
 
+static void rev_resume(struct cg_conn *c, bool timed_out);
+
 static void on_timer(struct cg_loop *loop, struct cg_timer *t)
 {
     struct cg_conn *c = t->data;
     const char *which[] = {"handshake_timeout", "keepalive_timeout", "header_timeout",
-                           "body_timeout", "send_timeout", "linger"};
+                           "body_timeout", "send_timeout", "linger", "revocation timeout"};
 
     (void)loop;
+    if (c->state == ST_PARK) {
+        /* Not a failure of the connection: the request is answered with
+         * what the cache holds by now. */
+        rev_resume(c, true);
+        return;
+    }
     /* An idle keep-alive connection reaching its timeout is routine. */
     conn_log(c, c->state == ST_IDLE || c->state == ST_LINGER ? CG_LOG_DEBUG : CG_LOG_INFO,
              "closed: %s reached in state %s", which[c->state], state_names[c->state]);
@@ -732,32 +760,318 @@ static bool same_cert_policy(const struct cg_conn *c, const struct cg_conf_site 
     return memcmp(d1, d2, sizeof(d1)) == 0;
 }
 
+/* ---- revocation (online) -------------------------------------------------- */
+
+/*
+ * A request whose client certificate needs revocation answers that the
+ * cache does not hold is parked, never waited for on the loop:
+ *   1. the verdict is judged with the cache-only hook; each element whose
+ *      status comes out unknown gets cg_revocation_prefetch();
+ *   2. when a fetch started, the request parks (ST_PARK: no read interest,
+ *      the timer at the site's revocation timeout) with a token; the last
+ *      prefetch callback, on the fetcher thread, posts the token to the
+ *      worker and wakes its loop;
+ *   3. the loop (from a timer, see cg_conn_revocation_ready) finds the
+ *      parked connection holding that token, or nothing when it was closed
+ *      or timed out meanwhile, and judges again from the cache, taking an
+ *      answer that is due but could not be refreshed (use_due); the timer
+ *      firing first does the same with what is there by then.
+ */
+
+struct rev_wait {
+    atomic_int pending;          /* prefetches running, + 1 while submitting */
+    struct cg_worker *w;         /* outlives the fetcher (freed after it) */
+    uint64_t token;
+};
+
+/* Whether x names an http:// CRL distribution point. */
+static bool names_http_dp(X509 *x)
+{
+    STACK_OF(DIST_POINT) *dps = X509_get_ext_d2i(x, NID_crl_distribution_points, NULL, NULL);
+    bool found = false;
+
+    for (int i = 0; !found && i < sk_DIST_POINT_num(dps); i++) {
+        DIST_POINT *dp = sk_DIST_POINT_value(dps, i);
+        if (dp->distpoint == NULL || dp->distpoint->type != 0)
+            continue;
+        for (int k = 0; !found && k < sk_GENERAL_NAME_num(dp->distpoint->name.fullname); k++) {
+            GENERAL_NAME *gn = sk_GENERAL_NAME_value(dp->distpoint->name.fullname, k);
+            found = gn->type == GEN_URI &&
+                    strncmp((const char *)ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier),
+                            "http://", 7) == 0;
+        }
+    }
+    sk_DIST_POINT_pop_free(dps, DIST_POINT_free);
+    return found;
+}
+
+/*
+ * The online check for `site`, cache-only (fetcher NULL), when the site has
+ * one. OCSP modes are always online. `crl` is online only when the client
+ * certificate names an http:// distribution point; otherwise OpenSSL's own
+ * check against stores/crl/ stays in charge (it also applies max_crl_age
+ * and delta CRLs, which the online hook does not).
+ */
+static bool rev_online(const struct cg_conn *c, const struct cg_conf_site *site, X509 *leaf,
+                       struct cg_rev_online *o)
+{
+    const struct cg_conf_revocation *r = &site->revocation;
+
+    if (leaf == NULL || c->gen->revcache == NULL || r->mode == CG_CONF_REVOCATION_OFF)
+        return false;
+    if (r->mode == CG_CONF_REVOCATION_CRL && !names_http_dp(leaf))
+        return false;
+    memset(o, 0, sizeof(*o));
+    o->cache = c->gen->revcache;
+    o->trust = c->gen->trust;
+    o->use_ocsp = r->mode == CG_CONF_REVOCATION_OCSP || r->mode == CG_CONF_REVOCATION_OCSP_CRL;
+    o->use_crl = r->mode == CG_CONF_REVOCATION_CRL || r->mode == CG_CONF_REVOCATION_OCSP_CRL;
+    o->ocsp_responder = r->ocsp_responder;
+    o->stale_grace = r->stale_grace_s;
+    o->use_due = c->rev_fetched;
+    return true;
+}
+
+/* Whether waiting for answers may change the verdict: the path is
+ * otherwise accepted, and some element's status is unknown. */
+static bool rev_needs_answers(const struct cg_verdict *v)
+{
+    if (v->reason != CG_REASON_OK && v->reason != CG_REASON_REVOCATION_UNKNOWN)
+        return false;
+    for (size_t i = 0; i + 1 < v->path_len; i++) {
+        if (v->path[i].revocation.status == CG_REV_UNKNOWN && v->path[i].cert != NULL &&
+            v->path[i + 1].cert != NULL)
+            return true;
+    }
+    return false;
+}
+
+/* Runs on the fetcher thread, or on the loop thread before prefetch returns. */
+static void rev_post(struct cg_worker *w, uint64_t token)
+{
+    pthread_mutex_lock(&w->rev_lock);
+    if (w->n_rev_ready == w->cap_rev_ready) {
+        size_t cap = w->cap_rev_ready ? 2 * w->cap_rev_ready : 16;
+        uint64_t *p = realloc(w->rev_ready, cap * sizeof(*p));
+        if (p != NULL) {
+            w->rev_ready = p;
+            w->cap_rev_ready = cap;
+        }
+    }
+    /* Out of memory: the request is answered by its timer instead. */
+    if (w->n_rev_ready < w->cap_rev_ready)
+        w->rev_ready[w->n_rev_ready++] = token;
+    pthread_mutex_unlock(&w->rev_lock);
+    cg_loop_wake(w->loop);
+}
+
+static void rev_done(void *arg)
+{
+    struct rev_wait *rw = arg;
+
+    if (atomic_fetch_sub_explicit(&rw->pending, 1, memory_order_acq_rel) != 1)
+        return;
+    rev_post(rw->w, rw->token);
+    free(rw);
+}
+
+/* Starts the fetches the verdict lacks. CG_AGAIN: some are running, the
+ * request parks with c->park_token; CG_OK: none (or all over already). */
+static int rev_prefetch(struct cg_conn *c, struct cg_rev_online *o, const struct cg_verdict *v)
+{
+    struct rev_wait *rw = calloc(1, sizeof(*rw));
+    time_t now = time(NULL);
+
+    if (rw == NULL)
+        return CG_OK;   /* judged from the cache: unknown, said so */
+    atomic_init(&rw->pending, 1);
+    rw->w = c->w;
+    rw->token = ++c->w->next_park;
+    o->fetcher = c->gen->fetcher;
+    for (size_t i = 0; i + 1 < v->path_len; i++) {
+        const struct cg_path_element *e = &v->path[i];
+        char *err = NULL;
+
+        if (e->revocation.status != CG_REV_UNKNOWN || e->cert == NULL || v->path[i + 1].cert == NULL)
+            continue;
+        atomic_fetch_add_explicit(&rw->pending, 1, memory_order_relaxed);
+        if (cg_revocation_prefetch(o, e->cert, v->path[i + 1].cert, now, rev_done, rw, &err) !=
+            CG_AGAIN) {
+            atomic_fetch_sub_explicit(&rw->pending, 1, memory_order_relaxed);
+            if (err != NULL)
+                conn_log(c, CG_LOG_WARN, "revocation: %s", err);
+        }
+        free(err);
+    }
+    o->fetcher = NULL;
+    if (atomic_fetch_sub_explicit(&rw->pending, 1, memory_order_acq_rel) == 1) {
+        free(rw);
+        return CG_OK;
+    }
+    c->park_token = rw->token;
+    return CG_AGAIN;
+}
+
+static void park_unlink(struct cg_conn *c)
+{
+    if (c->park_token == 0)
+        return;
+    if (c->park_prev != NULL)
+        c->park_prev->park_next = c->park_next;
+    else
+        c->w->parked = c->park_next;
+    if (c->park_next != NULL)
+        c->park_next->park_prev = c->park_prev;
+    c->park_prev = c->park_next = NULL;
+    c->park_token = 0;
+}
+
+static void park(struct cg_conn *c, unsigned timeout_ms)
+{
+    c->state = ST_PARK;
+    c->rev_parked = true;
+    c->want = 0;   /* no reading while parked: the driver drops read interest */
+    c->park_start_ms = cg_loop_now_ms(c->w->loop);
+    c->park_timeout_ms = timeout_ms;
+    c->park_prev = NULL;
+    c->park_next = c->w->parked;
+    if (c->w->parked != NULL)
+        c->w->parked->park_prev = c;
+    c->w->parked = c;
+    arm(c, timeout_ms);
+    conn_log(c, CG_LOG_DEBUG, "request parked for revocation answers (timeout %u ms)", timeout_ms);
+}
+
+static void conn_drive(struct cg_conn *c);
+
+static void rev_resume(struct cg_conn *c, bool timed_out)
+{
+    park_unlink(c);
+    cg_timer_disarm(c->w->loop, &c->timer);
+    c->rev_timed_out = timed_out;
+    c->rev_wait_ms = cg_loop_now_ms(c->w->loop) - c->park_start_ms;
+    conn_drive(c);
+}
+
+void cg_conn_revocation_ready(struct cg_worker *w)
+{
+    uint64_t *ready;
+    size_t n;
+
+    pthread_mutex_lock(&w->rev_lock);
+    ready = w->rev_ready;
+    n = w->n_rev_ready;
+    w->rev_ready = NULL;
+    w->n_rev_ready = w->cap_rev_ready = 0;
+    pthread_mutex_unlock(&w->rev_lock);
+    for (size_t i = 0; i < n; i++) {
+        /* A token not found: the request timed out or its connection
+         * closed meanwhile; the answers stay in the cache for the next. */
+        for (struct cg_conn *c = w->parked; c != NULL; c = c->park_next) {
+            if (c->park_token == ready[i]) {
+                rev_resume(c, false);
+                break;
+            }
+        }
+    }
+    free(ready);
+}
+
+/* Appends `add` to a heap string (kept as it was when out of memory). */
+static void text_append(char **s, const char *add)
+{
+    size_t a = *s != NULL ? strlen(*s) : 0, b = strlen(add);
+    char *p = realloc(*s, a + b + 1);
+
+    if (p == NULL)
+        return;
+    memcpy(p + a, add, b + 1);
+    *s = p;
+}
+
+/* What the wait was, on each element still unknown: the page, the JSON
+ * body and the error log all read it from the verdict. */
+static void rev_note_wait(const struct cg_conn *c, struct cg_verdict *v)
+{
+    char note[160], sentence[168];
+
+    if (!c->rev_parked)
+        snprintf(note, sizeof(note), "; fetches over at once (a source that failed recently "
+                                     "is asked again after a backoff)");
+    else
+        snprintf(note, sizeof(note), c->rev_timed_out
+                                         ? "; no answer within the revocation timeout (%llu ms "
+                                           "waited, timeout %u ms)"
+                                         : "; fetches over after %llu ms (timeout %u ms)",
+                 (unsigned long long)c->rev_wait_ms, c->park_timeout_ms);
+    /* The problem text is sentences: " Fetches over ... ." */
+    snprintf(sentence, sizeof(sentence), " %c%s.", note[2] - 'a' + 'A', note + 3);
+    for (size_t i = 0; i < v->path_len; i++) {
+        struct cg_path_element *e = &v->path[i];
+        if (e->revocation.status != CG_REV_UNKNOWN || e->revocation.tried == NULL)
+            continue;
+        text_append(&e->revocation.tried, note);
+        for (size_t j = 0; j < e->n_problems; j++) {
+            if (e->problems[j].reason == CG_REASON_REVOCATION_UNKNOWN)
+                text_append(&e->problems[j].text, sentence);
+        }
+    }
+}
+
 /*
  * The verdict on the client certificate of this connection, judged the
  * first time a request needs it and kept for the others. The chain comes
  * from the TLS layer only (after a resumption, from the stored session) and
  * is judged against THIS generation's stores and CRLs under the site's
  * policy, so a resumed session is judged again like a full handshake.
- * NULL only when out of memory.
+ * CG_OK with *out; CG_AGAIN: the request is parked for revocation answers
+ * (see above); CG_ERR: out of memory.
  */
-static const struct cg_verdict *conn_verdict(struct cg_conn *c, const struct cg_conf_site *site)
+static int conn_verdict(struct cg_conn *c, const struct cg_conf_site *site,
+                        const struct cg_verdict **out)
 {
     X509 *leaf = c->tls_up ? cg_tls_peer_cert(c->ssl) : NULL;
     STACK_OF(X509) *chain = leaf != NULL ? cg_tls_peer_chain(c->ssl) : NULL;
+    struct cg_policy policy = site->policy;
+    struct cg_rev_online o;
+    bool online;
 
+    *out = &c->verdict;
     if (c->judged)
-        return &c->verdict;
-    if (cg_verdict_judge(leaf, chain, c->gen->trust, time(NULL), &site->policy, &c->verdict) !=
-        CG_OK) {
-        cg_verdict_free(&c->verdict);
-        return NULL;
+        return CG_OK;
+    online = rev_online(c, site, leaf, &o);
+    if (online) {
+        /* The hook answers for the local CRLs too: OpenSSL's check stays off. */
+        policy.revocation = CG_REVOCATION_OFF;
+        policy.revocation_hook = cg_revocation_online;
+        policy.revocation_arg = &o;
     }
+    if (cg_verdict_judge(leaf, chain, c->gen->trust, time(NULL), &policy, &c->verdict) != CG_OK)
+        goto oom;
+    if (online && !c->rev_fetched && rev_needs_answers(&c->verdict)) {
+        int rc = rev_prefetch(c, &o, &c->verdict);
+        cg_verdict_free(&c->verdict);
+        c->rev_fetched = true;
+        if (rc == CG_AGAIN) {
+            park(c, site->revocation.timeout_ms);
+            return CG_AGAIN;
+        }
+        o.use_due = true;
+        if (cg_verdict_judge(leaf, chain, c->gen->trust, time(NULL), &policy, &c->verdict) !=
+            CG_OK)
+            goto oom;
+    }
+    if (online && c->rev_fetched)
+        rev_note_wait(c, &c->verdict);
     c->judged = true;
     if (leaf != NULL)
         conn_log(c, CG_LOG_DEBUG, "client certificate judged%s: %s %s",
                  cg_tls_resumed(c->ssl) ? " again (resumed session)" : "",
                  c->verdict.code, cg_reason_slug(c->verdict.reason));
-    return &c->verdict;
+    return CG_OK;
+oom:
+    cg_verdict_free(&c->verdict);
+    return CG_ERR;
 }
 
 /* A bounded text buffer for log lines; what does not fit is cut with "...". */
@@ -803,6 +1117,44 @@ static void line_cert(struct line *l, X509 *x)
     free(subject);
 }
 
+/* Per element asked about: the answer, its source and what was tried. */
+static void line_revocation(struct line *l, const struct cg_verdict *v)
+{
+    for (size_t i = 0; i < v->path_len; i++) {
+        const struct cg_revocation_info *r = &v->path[i].revocation;
+        if (r->source == CG_REV_SOURCE_NONE && r->tried == NULL)
+            continue;
+        line_add(l, "; revocation [%zu]: %s", i, cg_rev_status_slug(r->status));
+        if (r->source != CG_REV_SOURCE_NONE)
+            line_add(l, " from %s", cg_rev_source_slug(r->source));
+        if (r->tried != NULL)
+            line_add(l, ", tried: %s", r->tried);
+    }
+}
+
+/* Served although some status is unknown (on_unknown: allow): one line
+ * saying so and what was tried, so the administrator sees it. */
+static void log_rev_allowed(const struct cg_conn *c, const struct cg_conf_site *site,
+                            const struct cg_verdict *v)
+{
+    struct line l;
+    char who[80];
+    bool unknown = false;
+
+    for (size_t i = 0; i < v->path_len; i++)
+        unknown |= v->path[i].revocation.status == CG_REV_UNKNOWN &&
+                   v->path[i].revocation.tried != NULL;
+    if (!unknown || !cg_log_enabled(CG_LOG_WARN))
+        return;
+    l.len = 0;
+    l.cut = false;
+    line_add(&l, "served with revocation status unknown (on_unknown: allow): site %s, %.*s", site->name,
+             (int)(c->req.path.len > 200 ? 200 : c->req.path.len), c->req.path.p);
+    line_revocation(&l, v);
+    cg_log(CG_LOG_WARN, "client %s on %s: %s", client_name(c, who, sizeof(who)),
+           c->w->srv->listeners[c->srv_listener].name, l.p);
+}
+
 /*
  * One error-log line per refusal for a certificate cause: the code and
  * reason, the client, what the client sent (subjects and thumbprints, as
@@ -845,6 +1197,8 @@ static void log_refusal(const struct cg_conn *c, const struct cg_conf_site *site
         if (e->n_problems > 0)
             line_add(&l, " [%s]", cg_reason_slug(e->problems[0].reason));
     }
+    if (leaf != NULL && v != NULL)
+        line_revocation(&l, v);
     cg_log(CG_LOG_INFO, "client %s on %s: %s", client_name(c, who, sizeof(who)),
            c->w->srv->listeners[c->srv_listener].name, l.p);
 }
@@ -852,8 +1206,9 @@ static void log_refusal(const struct cg_conn *c, const struct cg_conf_site *site
 /*
  * Where the request meets the site's policy, after the site (by Host) and
  * the location (longest prefix) are known. CG_OK: go on with the handler.
- * CG_DECLINED: *deny is the answer to send (already logged). CG_ERR: out of
- * memory.
+ * CG_DECLINED: *deny is the answer to send (already logged). CG_AGAIN:
+ * parked for revocation answers (respond() runs again on resume). CG_ERR:
+ * out of memory.
  *
  * The decision reads only the TLS layer and the verdict engine: no request
  * header (X-SSL-Client-Verify, X-Client-Cert, Client-Cert, SSL_CLIENT_S_DN
@@ -866,6 +1221,7 @@ static int request_policy(struct cg_conn *c, const struct cg_conf_site *site,
     cg_client_cert_mode_t mode = loc != NULL ? loc->client_certificates : site->client_certificates;
     const struct cg_conf_listener_site *from = c->tls_up ? tls_site(c) : NULL;
     const struct cg_verdict *v;
+    int rc;
 
     if (ssl == CG_SSL_REQUIRE && !c->tls_up) {
         cg_error_info_cert(deny, CG_REASON_SSL_REQUIRED, NULL, errors_detailed(c));
@@ -884,12 +1240,14 @@ static int request_policy(struct cg_conn *c, const struct cg_conf_site *site,
     }
     if (mode == CG_CLIENT_CERT_IGNORE)
         return CG_OK;
-    v = conn_verdict(c, site);
-    if (v == NULL)
-        return CG_ERR;
+    rc = conn_verdict(c, site, &v);
+    if (rc != CG_OK)
+        return rc;
     c->req_verdict = v;
-    if (mode == CG_CLIENT_CERT_ACCEPT || v->reason == CG_REASON_OK)
+    if (mode == CG_CLIENT_CERT_ACCEPT || v->reason == CG_REASON_OK) {
+        log_rev_allowed(c, site, v);
         return CG_OK;
+    }
     cg_error_info_cert(deny, v->reason, v, errors_detailed(c));
     if (v->reason == CG_REASON_CERT_REQUIRED) {
         /* Say why no certificate could have arrived, when that is the cause:
@@ -991,7 +1349,7 @@ static int respond(struct cg_conn *c)
     }
     loc = cg_conf_find_location(site, path, path_len);
     rc = request_policy(c, site, loc, &deny);
-    if (rc == CG_ERR)
+    if (rc == CG_ERR || rc == CG_AGAIN)
         goto done;
     if (rc == CG_DECLINED) {
         rc = respond_error(c, &deny, false, NULL, NULL);
@@ -1409,6 +1767,14 @@ static void conn_drive(struct cg_conn *c)
         case ST_BODY: r = st_body(c); break;
         case ST_SEND: r = st_send(c); break;
         case ST_LINGER: r = st_linger(c); break;
+        case ST_PARK:
+            if (c->park_token != 0) {
+                c->want = 0;
+                r = CG_AGAIN;
+            } else {
+                r = respond(c);
+            }
+            break;
         default: r = CG_ERR; break;
         }
         if (r == CG_OK)

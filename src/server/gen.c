@@ -77,6 +77,63 @@ static int build_ca_list(const struct cg_conf *conf, struct cg_trust *trust,
     return CG_OK;
 }
 
+static bool checks_revocation(const struct cg_conf *conf)
+{
+    for (size_t i = 0; i < conf->n_sites; i++) {
+        if (conf->sites[i].revocation.mode != CG_CONF_REVOCATION_OFF)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * The fetcher and the answer cache, made once per process by the first
+ * config that checks revocation. Their process-wide settings come from that
+ * config: the per-fetch timeout is the longest of its sites (a site with a
+ * shorter one stops waiting at its own: see the parking in conn.c), the
+ * cache's refresh the global one, its grace window the widest of the sites
+ * (each judge still applies its site's own stale_grace). A reload that
+ * changes them takes effect on restart.
+ */
+static int revocation_setup(struct cg_server *srv, const struct cg_conf *conf, char **err)
+{
+    struct cg_fetch_opts fo;
+    struct cg_revcache_opts co;
+    char *e = NULL;
+
+    if (srv->fetcher != NULL || !checks_revocation(conf))
+        return CG_OK;
+    memset(&fo, 0, sizeof(fo));
+    memset(&co, 0, sizeof(co));
+    co.state_dir = conf->state_dir;
+    co.refresh_s = conf->revocation.refresh_s;
+    for (size_t i = 0; i < conf->n_sites; i++) {
+        const struct cg_conf_revocation *r = &conf->sites[i].revocation;
+        if (r->mode == CG_CONF_REVOCATION_OFF)
+            continue;
+        if (r->timeout_ms > fo.timeout_ms)
+            fo.timeout_ms = r->timeout_ms;
+        if (r->stale_grace_s > co.stale_grace_s)
+            co.stale_grace_s = r->stale_grace_s;
+    }
+    srv->revcache = cg_revcache_new(&co, &e);
+    if (srv->revcache == NULL)
+        goto fail;
+    srv->fetcher = cg_fetcher_new(&fo, &e);
+    if (srv->fetcher == NULL)
+        goto fail;
+    cg_log(CG_LOG_INFO, "revocation: fetcher started (timeout %u ms), %zu answers reloaded from %s",
+           fo.timeout_ms, cg_revcache_count(srv->revcache),
+           conf->state_dir != NULL ? conf->state_dir : "(memory only)");
+    return CG_OK;
+fail:
+    cg_set_err(err, "revocation: %s", e != NULL ? e : "cannot start");
+    free(e);
+    cg_revcache_free(srv->revcache);
+    srv->revcache = NULL;
+    return CG_ERR;
+}
+
 int cg_gen_build(struct cg_server *srv, struct cg_conf *conf, struct cg_gen **out, char **err)
 {
     struct cg_gen *g = NULL;
@@ -111,6 +168,14 @@ int cg_gen_build(struct cg_server *srv, struct cg_conf *conf, struct cg_gen **ou
     }
     if (build_ca_list(conf, g->trust, &topts.ca_names, err) != CG_OK)
         goto done;
+    if (srv != NULL) {
+        if (revocation_setup(srv, conf, err) != CG_OK)
+            goto done;
+        if (checks_revocation(conf)) {
+            g->fetcher = srv->fetcher;
+            g->revcache = srv->revcache;
+        }
+    }
     if (cg_tls_anchors_digest(g->trust != NULL ? cg_trust_roots(g->trust) : NULL,
                               topts.anchors) != CG_OK) {
         cg_set_err(err, "out of memory");

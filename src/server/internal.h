@@ -26,6 +26,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "cert/fetch.h"
+#include "cert/revcache.h"
 #include "cert/verdict.h"
 #include "conf/config.h"
 #include "core/access_log.h"
@@ -53,6 +55,11 @@ struct cg_gen {
     struct cg_static_root **roots;        /* per conf site; NULL when the site has no root */
     struct cg_trust *trust;               /* conf->stores loaded; NULL when none configured.
                                              Reloaded with the generation (SIGHUP). */
+    /* Borrowed from the server (which outlives every generation): NULL when
+     * no site of this config checks revocation. Read through the generation,
+     * never through the server, so a worker sees them published with it. */
+    struct cg_fetcher *fetcher;
+    struct cg_revcache *revcache;
     /* server listener index -> conf listener index, -1 when this generation
      * does not listen there (the listener was retired). */
     long by_socket[CG_SERVER_MAX_LISTENERS];
@@ -93,6 +100,20 @@ struct cg_worker {
     char date[40];
     int64_t refused_log_s;                /* last "max_connections" log line */
     uint64_t refused_quiet;               /* refusals not logged since */
+
+    /* Requests parked for revocation answers (conn.c). The fetcher thread
+     * posts the token of a request whose fetches are over to rev_ready
+     * (under rev_lock) and wakes the loop; the loop resumes the connection
+     * holding that token, if it still exists: a token, never a pointer,
+     * crosses threads, so a connection closed or a request timed out
+     * meanwhile is simply not found. */
+    pthread_mutex_t rev_lock;
+    bool rev_lock_ok;
+    uint64_t *rev_ready;                  /* under rev_lock */
+    size_t n_rev_ready, cap_rev_ready;
+    struct cg_timer rev_timer;            /* resumes outside the epoll batch */
+    uint64_t next_park;                   /* token source (loop thread) */
+    struct cg_conn *parked;               /* list of parked connections */
 };
 
 struct cg_server {
@@ -110,6 +131,11 @@ struct cg_server {
     struct cg_tls_session_cache *sessions;   /* outlives every generation: sessions
                                                 survive reloads (see session_cache.h) */
     const char *conf_path;                /* NULL: reload rebuilds from the same snapshot */
+    /* Online revocation, one of each per process, created by the first
+     * generation whose config checks revocation and kept across reloads
+     * (answers outlive a config change); freed after the workers stop. */
+    struct cg_fetcher *fetcher;
+    struct cg_revcache *revcache;
 };
 
 /* gen.c */
@@ -128,6 +154,9 @@ void cg_conn_close_all(struct cg_worker *w);
 /* Sizes of the pooled per-request buffers. */
 size_t cg_conn_in_size(const struct cg_limits *lim);
 size_t cg_conn_out_size(void);
+/* Resumes the parked requests whose revocation fetches are over (on the
+ * loop thread, from a timer: never inside an epoll batch). */
+void cg_conn_revocation_ready(struct cg_worker *w);
 
 /* server.c */
 /* Called by conn.c when a worker's connection count drops. */

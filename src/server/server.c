@@ -283,12 +283,27 @@ static void on_stop(struct cg_loop *loop, struct cg_timer *t)
         cg_loop_stop(loop);
 }
 
+static void on_rev_ready(struct cg_loop *loop, struct cg_timer *t)
+{
+    (void)loop;
+    cg_conn_revocation_ready(t->data);
+}
+
 static void on_wake(struct cg_loop *loop, void *data)
 {
     struct cg_worker *w = data;
     struct cg_server *srv = w->srv;
     struct cg_gen *old = NULL;
     size_t n;
+    bool rev;
+
+    /* Revocation answers came in: resumed from a timer, because resuming
+     * may close a connection that a later event of this epoll batch names. */
+    pthread_mutex_lock(&w->rev_lock);
+    rev = w->n_rev_ready > 0;
+    pthread_mutex_unlock(&w->rev_lock);
+    if (rev && !cg_timer_armed(&w->rev_timer))
+        cg_timer_arm(loop, &w->rev_timer, 0);
 
     pthread_mutex_lock(&srv->gen_lock);
     if (srv->gen != w->gen) {
@@ -339,6 +354,11 @@ static int worker_init(struct cg_server *srv, struct cg_worker *w, unsigned idx,
     w->drain_timer.data = w;
     w->stop_timer.cb = on_stop;
     w->stop_timer.data = w;
+    w->rev_timer.cb = on_rev_ready;
+    w->rev_timer.data = w;
+    if (pthread_mutex_init(&w->rev_lock, NULL) != 0)
+        return cg_set_err(err, "pthread_mutex_init failed");
+    w->rev_lock_ok = true;
     if (srv->alog != NULL) {
         if (cg_access_log_buffer_init(&w->alog, srv->alog, 0) != CG_OK)
             return cg_set_err(err, "out of memory");
@@ -352,6 +372,11 @@ static int worker_init(struct cg_server *srv, struct cg_worker *w, unsigned idx,
 
 static void worker_fini(struct cg_worker *w)
 {
+    if (w->rev_lock_ok)
+        pthread_mutex_destroy(&w->rev_lock);
+    w->rev_lock_ok = false;
+    free(w->rev_ready);
+    w->rev_ready = NULL;
     cg_bufpool_fini(&w->in_pool);
     cg_bufpool_fini(&w->out_pool);
     if (w->alog_ok)
@@ -625,6 +650,8 @@ stop:
         cg_log(CG_LOG_INFO, "shutdown: done");
 done:
     if (srv != NULL) {
+        /* Before the workers' loops go: cancelled fetches still post to them. */
+        cg_fetcher_free(srv->fetcher);
         for (unsigned i = 0; srv->workers != NULL && i < srv->n_workers; i++)
             worker_fini(&srv->workers[i]);
         free(srv->workers);
@@ -633,6 +660,7 @@ done:
         cg_gen_unref(srv->gen);
         /* After the last generation: its SSL_CTXs point at the cache. */
         cg_tls_session_cache_free(srv->sessions);
+        cg_revcache_free(srv->revcache);
         cg_access_log_close(srv->alog);
         if (cond_ok)
             pthread_cond_destroy(&srv->gen_cond);
