@@ -94,8 +94,10 @@ static bool digest_str(EVP_MD_CTX *h, const char *s)
            (s == NULL || EVP_DigestUpdate(h, s, n) == 1);
 }
 
-/* Every field of p that can change a verdict, into h. */
-static bool policy_update(EVP_MD_CTX *h, const struct cg_policy *p)
+/* Every field of p that can change a verdict, into h; the hook's argument
+ * by address, or by arg_key when given (cg_vcache_judge_ex). */
+static bool policy_update(EVP_MD_CTX *h, const struct cg_policy *p, const void *arg_key,
+                          size_t arg_key_len)
 {
     /* Field by field into a packed buffer: hashing the struct would hash its
      * padding and the addresses of the OID strings rather than the OIDs. */
@@ -124,8 +126,9 @@ static bool policy_update(EVP_MD_CTX *h, const struct cg_policy *p)
     /* By address: a hook's answers depend on its state, which a reload
      * replaces together with the trust (whose epoch is in the key too). */
     f.hook = (uintptr_t)p->revocation_hook;
-    f.hook_arg = (uintptr_t)p->revocation_arg;
-    if (EVP_DigestUpdate(h, &f, sizeof(f)) != 1)
+    f.hook_arg = arg_key != NULL ? (uintptr_t)arg_key_len : (uintptr_t)p->revocation_arg;
+    if (EVP_DigestUpdate(h, &f, sizeof(f)) != 1 ||
+        (arg_key != NULL && EVP_DigestUpdate(h, arg_key, arg_key_len) != 1))
         return false;
     for (size_t i = 0; i < CG_POLICY_MAX_OIDS && p->policy_oids[i] != NULL; i++) {
         if (!digest_str(h, p->policy_oids[i]))
@@ -145,7 +148,8 @@ int cg_policy_digest(const struct cg_policy *p, unsigned char out[CG_VCACHE_KEY_
         cg_policy_init(&defaults);
         p = &defaults;
     }
-    if (h == NULL || EVP_DigestInit_ex(h, EVP_sha256(), NULL) != 1 || !policy_update(h, p) ||
+    if (h == NULL || EVP_DigestInit_ex(h, EVP_sha256(), NULL) != 1 ||
+        !policy_update(h, p, NULL, 0) ||
         EVP_DigestFinal_ex(h, out, &len) != 1 || len != CG_VCACHE_KEY_LEN)
         goto out;
     rc = CG_OK;
@@ -178,6 +182,7 @@ static bool digest_cert(EVP_MD_CTX *h, X509 *x)
  * (order matters: it can change which path OpenSSL builds). */
 static int make_key(const EVP_MD *sha256, X509 *leaf, STACK_OF(X509) *chain,
                     const struct cg_trust *trust, const struct cg_policy *policy,
+                    const void *arg_key, size_t arg_key_len,
                     unsigned char key[CG_VCACHE_KEY_LEN])
 {
     uint64_t epoch = cg_trust_epoch(trust);
@@ -186,7 +191,8 @@ static int make_key(const EVP_MD *sha256, X509 *leaf, STACK_OF(X509) *chain,
     unsigned int len = 0;
     int rc = CG_ERR;
 
-    if (h == NULL || EVP_DigestInit_ex(h, sha256, NULL) != 1 || !policy_update(h, policy) ||
+    if (h == NULL || EVP_DigestInit_ex(h, sha256, NULL) != 1 ||
+        !policy_update(h, policy, arg_key, arg_key_len) ||
         EVP_DigestUpdate(h, &epoch, sizeof(epoch)) != 1 || !digest_cert(h, leaf) ||
         EVP_DigestUpdate(h, &n, sizeof(n)) != 1)
         goto out;
@@ -573,6 +579,13 @@ int cg_vcache_judge(struct cg_vcache *cache, X509 *leaf, STACK_OF(X509) *chain,
                     const struct cg_trust *trust, time_t at, const struct cg_policy *policy,
                     struct cg_verdict_ref **out)
 {
+    return cg_vcache_judge_ex(cache, leaf, chain, trust, at, policy, NULL, 0, out);
+}
+
+int cg_vcache_judge_ex(struct cg_vcache *cache, X509 *leaf, STACK_OF(X509) *chain,
+                       const struct cg_trust *trust, time_t at, const struct cg_policy *policy,
+                       const void *arg_key, size_t arg_key_len, struct cg_verdict_ref **out)
+{
     struct cg_policy defaults;
     unsigned char key[CG_VCACHE_KEY_LEN];
     struct cg_verdict_ref *r = NULL;
@@ -587,7 +600,8 @@ int cg_vcache_judge(struct cg_vcache *cache, X509 *leaf, STACK_OF(X509) *chain,
     }
     /* No certificate or no stores: the verdict costs nothing to take. */
     if (cache != NULL && leaf != NULL && trust != NULL) {
-        if (make_key(cache->sha256, leaf, chain, trust, policy, key) != CG_OK)
+        if (make_key(cache->sha256, leaf, chain, trust, policy, arg_key, arg_key_len, key) !=
+            CG_OK)
             return CG_ERR;
         s = shard_of(cache, key);
         r = lookup(s, key, at);

@@ -109,6 +109,17 @@ int cg_vcache_judge(struct cg_vcache *cache, X509 *leaf, STACK_OF(X509) *chain,
                     const struct cg_trust *trust, time_t at, const struct cg_policy *policy,
                     struct cg_verdict_ref **out);
 
+/*
+ * cg_vcache_judge for a policy whose revocation_arg is built per call (the
+ * server fills a struct cg_rev_online on the stack): its address says
+ * nothing, so `arg_key` (arg_key_len bytes: what decides the hook's answers,
+ * e.g. the whole struct, zeroed before it is filled so that its padding is
+ * too) stands for it in the key. arg_key NULL: the address, as above.
+ */
+int cg_vcache_judge_ex(struct cg_vcache *cache, X509 *leaf, STACK_OF(X509) *chain,
+                       const struct cg_trust *trust, time_t at, const struct cg_policy *policy,
+                       const void *arg_key, size_t arg_key_len, struct cg_verdict_ref **out);
+
 /* Sums over the shards (a snapshot; shards are read one after the other). */
 void cg_vcache_stats(struct cg_vcache *c, struct cg_vcache_stats *out);
 

@@ -341,6 +341,62 @@ static void test_hook_answers_bound_the_span(void **state)
     cg_vcache_free(c);
 }
 
+/* A hook argument built per call at one address: its bytes are the key. */
+struct hook_conf {
+    int mode;
+};
+
+static int conf_hook(void *arg, X509 *cert, X509 *issuer, time_t at,
+                     struct cg_revocation_info *out)
+{
+    const struct hook_conf *hc = arg;
+
+    (void)cert;
+    (void)issuer;
+    hook_calls++;
+    out->source = CG_REV_SOURCE_OCSP;
+    out->status = hc->mode == 1 ? CG_REV_REVOKED : CG_REV_GOOD;
+    out->this_update = at - 60;
+    out->next_update = at + 3600;
+    return CG_OK;
+}
+
+static void test_hook_argument_by_bytes(void **state)
+{
+    struct cg_vcache *c = cg_vcache_new(NULL);
+    struct hook_conf hc;
+    struct cg_policy p;
+    struct cg_verdict_ref *r = NULL;
+
+    (void)state;
+    cg_policy_init(&p);
+    p.revocation_hook = conf_hook;
+    p.revocation_arg = &hc;
+    p.scope = CG_SCOPE_LEAF;
+    hook_calls = 0;
+    memset(&hc, 0, sizeof(hc));
+    assert_int_equal(cg_vcache_judge_ex(c, P.leaves[7], P.chain, P.trust, P.now, &p, &hc,
+                                        sizeof(hc), &r), CG_OK);
+    assert_int_equal(cg_verdict_ref_get(r)->reason, CG_REASON_OK);
+    cg_verdict_ref_unref(r);
+    /* same address, other content: not the cached answer */
+    hc.mode = 1;
+    assert_int_equal(cg_vcache_judge_ex(c, P.leaves[7], P.chain, P.trust, P.now, &p, &hc,
+                                        sizeof(hc), &r), CG_OK);
+    assert_int_equal(cg_verdict_ref_get(r)->reason, CG_REASON_REVOKED);
+    cg_verdict_ref_unref(r);
+    assert_int_equal(hook_calls, 2);
+    /* same content again: a hit */
+    hc.mode = 0;
+    assert_int_equal(cg_vcache_judge_ex(c, P.leaves[7], P.chain, P.trust, P.now + 1, &p, &hc,
+                                        sizeof(hc), &r), CG_OK);
+    assert_int_equal(cg_verdict_ref_get(r)->reason, CG_REASON_OK);
+    cg_verdict_ref_unref(r);
+    assert_int_equal(hook_calls, 2);
+    assert_int_equal(stats(c).hits, 1);
+    cg_vcache_free(c);
+}
+
 static void test_expiry_invalidates(void **state)
 {
     struct cg_vcache *c = cg_vcache_new(&(struct cg_vcache_limits){.max_ttl = 100 * DAY});
@@ -476,6 +532,7 @@ int main(void)
         cmocka_unit_test(test_new_trust_misses),
         cmocka_unit_test(test_revocation_invalidates),
         cmocka_unit_test(test_hook_answers_bound_the_span),
+        cmocka_unit_test(test_hook_argument_by_bytes),
         cmocka_unit_test(test_expiry_invalidates),
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_threads),
