@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cert/pki.h"
+#include "cli/demo_responder.h"
 #include "conf/config.h"
 #include "core/common.h"
 #include "server/server.h"
@@ -423,6 +424,7 @@ int cg_demo_serve(const struct cg_demo_opts *o)
     pthread_t reader;
     bool reader_started = false;
     sigset_t all, old;
+    struct cg_demo_responder *responder = NULL;
 
     memset(&d, 0, sizeof(d));
     d.pipe_rd = d.pipe_wr = -1;
@@ -449,6 +451,16 @@ int cg_demo_serve(const struct cg_demo_opts *o)
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
     reader_started = pthread_create(&reader, NULL, ready_reader, &d) == 0;
+    /* The CRL and OCSP URLs the demo's client certificates name: published
+     * here while the demo runs. Without them (the port taken) the demo
+     * still judges revocation from its local CRLs. */
+    if (cg_demo_responder_start(d.dir, CG_PKI_DEMO_REVOCATION_PORT, &responder, &err) != CG_OK) {
+        fprintf(stderr, "certgate serve (demo): warning: revocation publisher not started (%s): "
+                        "revocation is checked against the local CRLs only\n",
+                err != NULL ? err : "?");
+        free(err);
+        err = NULL;
+    }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!reader_started) {
         fprintf(stderr, "certgate serve (demo): cannot start a thread\n");
@@ -466,6 +478,7 @@ int cg_demo_serve(const struct cg_demo_opts *o)
         status = 1;
     }
 done:
+    cg_demo_responder_stop(responder);
     /* the reader stops at the ready line, or at EOF once this end is closed */
     if (d.pipe_wr >= 0)
         close(d.pipe_wr);
