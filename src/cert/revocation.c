@@ -1,6 +1,7 @@
 /*
  * revocation.c: the OCSP and fetched-CRL hooks of the verdict engine.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -429,8 +430,60 @@ struct prefetch {
     time_t now;
     char *ocsp_key;
     void (*done)(void *arg);
+    void (*done_ex)(void *arg, const char *fetched);
     void *arg;
+    /* What each fetch did, "; "-separated: callbacks run on the fetcher
+     * thread, or on the caller's before cg_revocation_prefetch returns. */
+    pthread_mutex_t lock;
+    char *fetched;
+    atomic_int submitted;         /* fetches handed to the fetcher */
 };
+
+static void prefetch_note(struct prefetch *pf, const char *fmt, ...) CG_PRINTF(2, 3);
+static void prefetch_note(struct prefetch *pf, const char *fmt, ...)
+{
+    char line[700];
+    va_list ap;
+    size_t a, b;
+    char *p;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&pf->lock);
+    a = pf->fetched != NULL ? strlen(pf->fetched) : 0;
+    b = strlen(line);
+    p = realloc(pf->fetched, a + b + 3);
+    if (p != NULL) {
+        if (a > 0)
+            memcpy(p + a, "; ", 2);
+        memcpy(p + a + (a > 0 ? 2 : 0), line, b + 1);
+        pf->fetched = p;
+    }
+    pthread_mutex_unlock(&pf->lock);
+}
+
+/* How a fetch ended, for the note: "HTTP 200, 1234 bytes, 12 ms" or the error. */
+static void fetch_outcome(const struct cg_fetch_result *r, char *out, size_t cap)
+{
+    if (r->rc == CG_OK)
+        snprintf(out, cap, "HTTP 200, %zu bytes, %.0f ms%s", r->len, r->elapsed_ms,
+                 r->coalesced ? ", joined a fetch in progress" : "");
+    else
+        snprintf(out, cap, "%s%s (%.0f ms)", r->error != NULL ? r->error : "failed",
+                 r->negative_cached ? ", failed recently: not asked again yet" : "",
+                 r->elapsed_ms);
+}
+
+static void prefetch_free(struct prefetch *pf)
+{
+    X509_free(pf->cert);
+    X509_free(pf->issuer);
+    free(pf->ocsp_key);
+    free(pf->fetched);
+    pthread_mutex_destroy(&pf->lock);
+    free(pf);
+}
 
 struct prefetch_one {
     struct prefetch *pf;
@@ -441,11 +494,11 @@ static void prefetch_release(struct prefetch *pf)
 {
     if (atomic_fetch_sub_explicit(&pf->pending, 1, memory_order_acq_rel) != 1)
         return;
-    pf->done(pf->arg);
-    X509_free(pf->cert);
-    X509_free(pf->issuer);
-    free(pf->ocsp_key);
-    free(pf);
+    if (pf->done_ex != NULL)
+        pf->done_ex(pf->arg, pf->fetched);
+    else
+        pf->done(pf->arg);
+    prefetch_free(pf);
 }
 
 static void crl_fetched(void *arg, const struct cg_fetch_result *r)
@@ -454,14 +507,22 @@ static void crl_fetched(void *arg, const struct cg_fetch_result *r)
     struct prefetch *pf = one->pf;
     struct cg_crl_index_opts io = {.max_bytes = pf->o.max_crl_bytes};
     struct cg_crl_index *ix = NULL;
+    char how[300], *err = NULL;
 
+    fetch_outcome(r, how, sizeof(how));
     /* Indexed here, on the fetcher thread: never on a loop. */
-    if (r->rc == CG_OK &&
-        cg_crl_index_load(r->body, r->len, pf->issuer, &io, &ix, NULL) == CG_OK &&
-        cg_revcache_put(pf->o.cache, CG_REVCACHE_CRL, one->url, r->body, r->len, pf->now,
-                        cg_crl_index_this_update(ix), cg_crl_index_next_update(ix),
-                        NULL) == CG_OK)
-        cg_revcache_set_index(pf->o.cache, one->url, ix);
+    if (r->rc != CG_OK) {
+        prefetch_note(pf, "CRL GET %s: %s", one->url, how);
+    } else if (cg_crl_index_load(r->body, r->len, pf->issuer, &io, &ix, &err) != CG_OK) {
+        prefetch_note(pf, "CRL GET %s: %s: unusable: %s", one->url, how, err ? err : "?");
+    } else {
+        prefetch_note(pf, "CRL GET %s: %s", one->url, how);
+        if (cg_revcache_put(pf->o.cache, CG_REVCACHE_CRL, one->url, r->body, r->len, pf->now,
+                            cg_crl_index_this_update(ix), cg_crl_index_next_update(ix),
+                            NULL) == CG_OK)
+            cg_revcache_set_index(pf->o.cache, one->url, ix);
+    }
+    free(err);
     cg_crl_index_unref(ix);
     free(one->url);
     free(one);
@@ -479,6 +540,7 @@ static void submit_one(struct prefetch *pf, const char *url, const char *content
     }
     one->pf = pf;
     atomic_fetch_add_explicit(&pf->pending, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&pf->submitted, 1, memory_order_relaxed);
     if (cg_fetcher_submit(pf->o.fetcher, url, content_type, body, len, cb, one, NULL) != CG_OK) {
         atomic_fetch_sub_explicit(&pf->pending, 1, memory_order_relaxed);
         free(one->url);
@@ -524,13 +586,21 @@ static void ocsp_fetched(void *arg, const struct cg_fetch_result *r)
                                .stale_grace = pf->o.stale_grace};
     struct cg_ocsp_result res;
     bool answered = false;
+    char how[300], *err = NULL;
 
-    if (r->rc == CG_OK &&
-        cg_ocsp_judge(r->body, r->len, pf->cert, pf->issuer, &p, &res, NULL) == CG_OK) {
+    fetch_outcome(r, how, sizeof(how));
+    if (r->rc != CG_OK) {
+        prefetch_note(pf, "OCSP POST %s: %s", one->url, how);
+    } else if (cg_ocsp_judge(r->body, r->len, pf->cert, pf->issuer, &p, &res, &err) != CG_OK) {
+        prefetch_note(pf, "OCSP POST %s: %s: unusable answer (%s): %s", one->url, how,
+                      cg_ocsp_error_slug(res.error), err ? err : "?");
+    } else {
+        prefetch_note(pf, "OCSP POST %s: %s: %s", one->url, how, cg_ocsp_status_slug(res.status));
         cg_revcache_put(pf->o.cache, CG_REVCACHE_OCSP, pf->ocsp_key, r->body, r->len, pf->now,
                         res.this_update, res.next_update, NULL);
         answered = res.status != CG_OCSP_UNKNOWN;
     }
+    free(err);
     if (!answered && pf->o.use_crl)
         prefetch_crls(pf);   /* OCSP gave no answer: the CRLs, as the hook will want */
     free(one->url);
@@ -538,8 +608,30 @@ static void ocsp_fetched(void *arg, const struct cg_fetch_result *r)
     prefetch_release(pf);
 }
 
+static int prefetch_start(const struct cg_rev_online *o, X509 *cert, X509 *issuer, time_t now,
+                          void (*done)(void *arg), void (*done_ex)(void *, const char *),
+                          void *arg, char **err);
+
 int cg_revocation_prefetch(const struct cg_rev_online *o, X509 *cert, X509 *issuer, time_t now,
                            void (*done)(void *arg), void *arg, char **err)
+{
+    if (done == NULL)
+        return cg_set_err(err, "prefetch needs a callback");
+    return prefetch_start(o, cert, issuer, now, done, NULL, arg, err);
+}
+
+int cg_revocation_prefetch_ex(const struct cg_rev_online *o, X509 *cert, X509 *issuer,
+                              time_t now, void (*done)(void *arg, const char *fetched),
+                              void *arg, char **err)
+{
+    if (done == NULL)
+        return cg_set_err(err, "prefetch needs a callback");
+    return prefetch_start(o, cert, issuer, now, NULL, done, arg, err);
+}
+
+static int prefetch_start(const struct cg_rev_online *o, X509 *cert, X509 *issuer, time_t now,
+                          void (*done)(void *arg), void (*done_ex)(void *, const char *),
+                          void *arg, char **err)
 {
     struct prefetch *pf;
     char *url = NULL;
@@ -547,15 +639,21 @@ int cg_revocation_prefetch(const struct cg_rev_online *o, X509 *cert, X509 *issu
     size_t req_len = 0;
     int rc;
 
-    if (o == NULL || o->fetcher == NULL || o->cache == NULL || done == NULL)
-        return cg_set_err(err, "prefetch needs a fetcher, a cache and a callback");
+    if (o == NULL || o->fetcher == NULL || o->cache == NULL)
+        return cg_set_err(err, "prefetch needs a fetcher and a cache");
     pf = calloc(1, sizeof(*pf));
     if (pf == NULL)
         return cg_set_err(err, "out of memory");
+    if (pthread_mutex_init(&pf->lock, NULL) != 0) {
+        free(pf);
+        return cg_set_err(err, "pthread_mutex_init failed");
+    }
     atomic_init(&pf->pending, 1);   /* held while submitting */
+    atomic_init(&pf->submitted, 0);
     pf->o = *o;
     pf->now = now;
     pf->done = done;
+    pf->done_ex = done_ex;
     pf->arg = arg;
     X509_up_ref(cert);
     X509_up_ref(issuer);
@@ -584,12 +682,14 @@ int cg_revocation_prefetch(const struct cg_rev_online *o, X509 *cert, X509 *issu
     OPENSSL_free(req);
     free(url);
     rc = atomic_load(&pf->pending) > 1 ? CG_AGAIN : CG_OK;
+    /* The _ex form reports what was asked even when every fetch ended before
+     * this returns (a source in its backoff fails at once): its callback is
+     * then called here, and the answer is CG_AGAIN as documented. */
+    if (rc == CG_OK && done_ex != NULL && atomic_load(&pf->submitted) > 0)
+        rc = CG_AGAIN;
     if (rc == CG_OK) {
         /* nothing started: no callback is owed; free without calling done */
-        X509_free(pf->cert);
-        X509_free(pf->issuer);
-        free(pf->ocsp_key);
-        free(pf);
+        prefetch_free(pf);
         return CG_OK;
     }
     prefetch_release(pf);   /* drop the submitting hold */

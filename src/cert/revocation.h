@@ -81,6 +81,20 @@ int cg_revocation_online(void *arg, X509 *cert, X509 *issuer, time_t at,
 int cg_revocation_prefetch(const struct cg_rev_online *o, X509 *cert, X509 *issuer, time_t now,
                            void (*done)(void *arg), void *arg, char **err);
 
+/*
+ * cg_revocation_prefetch whose callback also gets what each fetch did, for
+ * the logs and the page (the cache-only judge after it only sees what is
+ * cached): "; "-separated, e.g. "OCSP POST http://...: HTTP 200, 1523 bytes,
+ * 12 ms: good; CRL GET http://...: Couldn't connect to server (0 ms)";
+ * NULL when nothing was noted. Borrowed for the callback's duration.
+ * Unlike cg_revocation_prefetch, a fetch that ended before this returns
+ * (the URL in its failure backoff) still counts: CG_AGAIN, with the
+ * callback already called.
+ */
+int cg_revocation_prefetch_ex(const struct cg_rev_online *o, X509 *cert, X509 *issuer,
+                              time_t now, void (*done)(void *arg, const char *fetched),
+                              void *arg, char **err);
+
 /* The cache key of cert's OCSP answer: hex of SHA-1 issuer name and key
  * hashes and the serial. New string, caller frees; NULL on failure. */
 char *cg_revocation_ocsp_key(X509 *cert, X509 *issuer);

@@ -137,6 +137,7 @@ struct cg_conn {
     bool rev_parked;                       /* the request waited for the fetches */
     bool rev_timed_out;
     uint64_t rev_wait_ms;
+    char *rev_fetched_text;                /* what the fetches did (prefetch_ex) */
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -422,6 +423,7 @@ static void conn_free(struct cg_conn *c)
     in_release(c);
     if (c->judged)
         cg_verdict_free(&c->verdict);
+    free(c->rev_fetched_text);
     cg_gen_unref(c->gen);
     if (c->prev != NULL)
         c->prev->next = c->next;
@@ -782,7 +784,16 @@ struct rev_wait {
     atomic_int pending;          /* prefetches running, + 1 while submitting */
     struct cg_worker *w;         /* outlives the fetcher (freed after it) */
     uint64_t token;
+    pthread_mutex_t lock;        /* callbacks of several prefetches may overlap */
+    char *fetched;               /* their notes, joined */
 };
+
+static void rev_wait_free(struct rev_wait *rw)
+{
+    pthread_mutex_destroy(&rw->lock);
+    free(rw->fetched);
+    free(rw);
+}
 
 /* Whether x names an http:// CRL distribution point. */
 static bool names_http_dp(X509 *x)
@@ -846,33 +857,52 @@ static bool rev_needs_answers(const struct cg_verdict *v)
     return false;
 }
 
-/* Runs on the fetcher thread, or on the loop thread before prefetch returns. */
-static void rev_post(struct cg_worker *w, uint64_t token)
+/* Runs on the fetcher thread, or on the loop thread before prefetch returns.
+ * Takes `fetched`. */
+static void rev_post(struct cg_worker *w, uint64_t token, char *fetched)
 {
     pthread_mutex_lock(&w->rev_lock);
     if (w->n_rev_ready == w->cap_rev_ready) {
         size_t cap = w->cap_rev_ready ? 2 * w->cap_rev_ready : 16;
-        uint64_t *p = realloc(w->rev_ready, cap * sizeof(*p));
+        struct cg_rev_ready *p = realloc(w->rev_ready, cap * sizeof(*p));
         if (p != NULL) {
             w->rev_ready = p;
             w->cap_rev_ready = cap;
         }
     }
     /* Out of memory: the request is answered by its timer instead. */
-    if (w->n_rev_ready < w->cap_rev_ready)
-        w->rev_ready[w->n_rev_ready++] = token;
+    if (w->n_rev_ready < w->cap_rev_ready) {
+        w->rev_ready[w->n_rev_ready].token = token;
+        w->rev_ready[w->n_rev_ready++].fetched = fetched;
+        fetched = NULL;
+    }
     pthread_mutex_unlock(&w->rev_lock);
+    free(fetched);
     cg_loop_wake(w->loop);
 }
 
-static void rev_done(void *arg)
+static void rev_done(void *arg, const char *fetched)
 {
     struct rev_wait *rw = arg;
+    char *text;
 
+    if (fetched != NULL) {
+        pthread_mutex_lock(&rw->lock);
+        if (rw->fetched == NULL) {
+            rw->fetched = strdup(fetched);
+        } else if ((text = malloc(strlen(rw->fetched) + strlen(fetched) + 3)) != NULL) {
+            sprintf(text, "%s; %s", rw->fetched, fetched);
+            free(rw->fetched);
+            rw->fetched = text;
+        }
+        pthread_mutex_unlock(&rw->lock);
+    }
     if (atomic_fetch_sub_explicit(&rw->pending, 1, memory_order_acq_rel) != 1)
         return;
-    rev_post(rw->w, rw->token);
-    free(rw);
+    text = rw->fetched;
+    rw->fetched = NULL;
+    rev_post(rw->w, rw->token, text);
+    rev_wait_free(rw);
 }
 
 /* Starts the fetches the verdict lacks. CG_AGAIN: some are running, the
@@ -884,6 +914,10 @@ static int rev_prefetch(struct cg_conn *c, struct cg_rev_online *o, const struct
 
     if (rw == NULL)
         return CG_OK;   /* judged from the cache: unknown, said so */
+    if (pthread_mutex_init(&rw->lock, NULL) != 0) {
+        free(rw);
+        return CG_OK;
+    }
     atomic_init(&rw->pending, 1);
     rw->w = c->w;
     rw->token = ++c->w->next_park;
@@ -895,7 +929,7 @@ static int rev_prefetch(struct cg_conn *c, struct cg_rev_online *o, const struct
         if (e->revocation.status != CG_REV_UNKNOWN || e->cert == NULL || v->path[i + 1].cert == NULL)
             continue;
         atomic_fetch_add_explicit(&rw->pending, 1, memory_order_relaxed);
-        if (cg_revocation_prefetch(o, e->cert, v->path[i + 1].cert, now, rev_done, rw, &err) !=
+        if (cg_revocation_prefetch_ex(o, e->cert, v->path[i + 1].cert, now, rev_done, rw, &err) !=
             CG_AGAIN) {
             atomic_fetch_sub_explicit(&rw->pending, 1, memory_order_relaxed);
             if (err != NULL)
@@ -905,7 +939,11 @@ static int rev_prefetch(struct cg_conn *c, struct cg_rev_online *o, const struct
     }
     o->fetcher = NULL;
     if (atomic_fetch_sub_explicit(&rw->pending, 1, memory_order_acq_rel) == 1) {
-        free(rw);
+        /* all over before we got here (a source that failed recently) */
+        free(c->rev_fetched_text);
+        c->rev_fetched_text = rw->fetched;
+        rw->fetched = NULL;
+        rev_wait_free(rw);
         return CG_OK;
     }
     c->park_token = rw->token;
@@ -955,7 +993,7 @@ static void rev_resume(struct cg_conn *c, bool timed_out)
 
 void cg_conn_revocation_ready(struct cg_worker *w)
 {
-    uint64_t *ready;
+    struct cg_rev_ready *ready;
     size_t n;
 
     pthread_mutex_lock(&w->rev_lock);
@@ -968,11 +1006,15 @@ void cg_conn_revocation_ready(struct cg_worker *w)
         /* A token not found: the request timed out or its connection
          * closed meanwhile; the answers stay in the cache for the next. */
         for (struct cg_conn *c = w->parked; c != NULL; c = c->park_next) {
-            if (c->park_token == ready[i]) {
+            if (c->park_token == ready[i].token) {
+                free(c->rev_fetched_text);
+                c->rev_fetched_text = ready[i].fetched;
+                ready[i].fetched = NULL;
                 rev_resume(c, false);
                 break;
             }
         }
+        free(ready[i].fetched);
     }
     free(ready);
 }
@@ -1011,9 +1053,19 @@ static void rev_note_wait(const struct cg_conn *c, struct cg_verdict *v)
         if (e->revocation.status != CG_REV_UNKNOWN || e->revocation.tried == NULL)
             continue;
         text_append(&e->revocation.tried, note);
+        if (c->rev_fetched_text != NULL) {
+            text_append(&e->revocation.tried, "; fetched: ");
+            text_append(&e->revocation.tried, c->rev_fetched_text);
+        }
         for (size_t j = 0; j < e->n_problems; j++) {
-            if (e->problems[j].reason == CG_REASON_REVOCATION_UNKNOWN)
-                text_append(&e->problems[j].text, sentence);
+            if (e->problems[j].reason != CG_REASON_REVOCATION_UNKNOWN)
+                continue;
+            text_append(&e->problems[j].text, sentence);
+            if (c->rev_fetched_text != NULL) {
+                text_append(&e->problems[j].text, " Fetched: ");
+                text_append(&e->problems[j].text, c->rev_fetched_text);
+                text_append(&e->problems[j].text, ".");
+            }
         }
     }
 }

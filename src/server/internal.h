@@ -78,6 +78,13 @@ struct cg_listener {
     int *fds;                             /* one per worker; the worker owns and closes it */
 };
 
+/* A parked request's fetches are over: its token, and what the fetches did
+ * (heap, may be NULL), handed to the connection or freed. */
+struct cg_rev_ready {
+    uint64_t token;
+    char *fetched;
+};
+
 struct cg_worker {
     struct cg_server *srv;
     unsigned idx;
@@ -109,7 +116,7 @@ struct cg_worker {
      * meanwhile is simply not found. */
     pthread_mutex_t rev_lock;
     bool rev_lock_ok;
-    uint64_t *rev_ready;                  /* under rev_lock */
+    struct cg_rev_ready *rev_ready;       /* under rev_lock */
     size_t n_rev_ready, cap_rev_ready;
     struct cg_timer rev_timer;            /* resumes outside the epoll batch */
     uint64_t next_park;                   /* token source (loop thread) */

@@ -375,6 +375,8 @@ static void worker_fini(struct cg_worker *w)
     if (w->rev_lock_ok)
         pthread_mutex_destroy(&w->rev_lock);
     w->rev_lock_ok = false;
+    for (size_t i = 0; i < w->n_rev_ready; i++)
+        free(w->rev_ready[i].fetched);
     free(w->rev_ready);
     w->rev_ready = NULL;
     cg_bufpool_fini(&w->in_pool);

@@ -165,12 +165,17 @@ cg_match "down, deny: the URL tried in the detailed answer" "http://127\.0\.0\.1
 # Refused at once (no parking) when the refusal came before the fetch was
 # even queued: either way the answer says how the fetch went.
 cg_match "down, deny: the timing in the detailed answer" "fetches over (after [0-9]+ ms|at once)" "$BODY"
+cg_match "down, deny: the fetch outcome in the detailed answer" \
+    "fetched: OCSP POST http://127\.0\.0\.1:1/: [^;\"]*(connect|refused)[^;\"]* \([0-9]+ ms\)" "$BODY"
 cg_waitlog "$T/error.log" 'refused 403\.16 revocation-unknown.*revocation \[0\]: unknown, tried: OCSP http://127\.0\.0\.1:1/' 10 \
     && cg_ok "down, deny: the error log says what was tried" \
     || cg_fail "down, deny: no error-log line with what was tried"
 curl -sS --max-time 10 --cacert "$P/ca.pem" --resolve "deny.test:$PORT:127.0.0.1" \
     --cert "$P/down.pem" --key "$P/down.key" -o "$T/down.html" "https://deny.test:$PORT/?c=down-html" || true
 cg_match "down, deny: the page shows what was tried" "Tried: OCSP http://127\.0\.0\.1:1/" "$(cat "$T/down.html")"
+# Asked again at once, the dead responder is not: the negative cache says so.
+get deny.test down "/?c=down-again"
+cg_match "down again: not asked again during the backoff" "failed recently: not asked again yet" "$BODY"
 get allow.test down "/?c=down-allow"
 cg_check "down, allow: 200" 200 "$CODE"
 cg_waitlog "$T/error.log" 'served with revocation status unknown \(on_unknown: allow\): site allow.*http://127\.0\.0\.1:1/' 10 \
