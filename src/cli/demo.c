@@ -48,7 +48,7 @@ static const char config_head[] =
     "stores: stores                    # root/, intermediate/, disallowed/, crl/ of the demo PKI\n"
     "errors: detailed-local            # loopback clients see the certification path and the fix\n"
     "revocation: { mode: crl }         # the CRLs in stores/crl/\n"
-    "access_log: { path: \"-\" }        # \"-\": stderr, next to the error log\n"
+    "access_log: { path: access.log, format: w3c }   # IIS field names; stdout stays for you\n"
     "sites:\n"
     "  - name: demo\n"
     "    root: www\n"
@@ -284,6 +284,8 @@ static void print_demo(const struct demo_run *d, unsigned https, unsigned http)
             : d->pki == CG_PKI_DEMO_CRLS_REFRESHED ? "reused; its CRLs were reissued"
                                                    : "reused; nothing regenerated");
     fprintf(f, "  configuration    %s (read it, copy it for your own site)\n", d->config);
+    fprintf(f, "  access log       %s/access.log (W3C, IIS field names: sc-status sc-substatus "
+               "x-reason ...)\n", d->dir);
     fprintf(f, "  /        accepts a client certificate and shows what certgate made of it\n"
                "  /secure  requires a valid one (and https)\n\n");
     fprintf(f, "Try each demo client certificate on /secure; the expected answer follows "
