@@ -560,7 +560,7 @@ static void prefetch_crls(struct prefetch *pf)
             continue;
         for (int k = 0; k < sk_GENERAL_NAME_num(dp->distpoint->name.fullname); k++) {
             GENERAL_NAME *gn = sk_GENERAL_NAME_value(dp->distpoint->name.fullname, k);
-            struct cg_revcache_entry e;
+            struct cg_revcache_entry e = {0};
             const char *url;
             if (gn->type != GEN_URI)
                 continue;
@@ -660,7 +660,7 @@ static int prefetch_start(const struct cg_rev_online *o, X509 *cert, X509 *issue
     pf->cert = cert;
     pf->issuer = issuer;
     if (o->use_ocsp) {
-        struct cg_revcache_entry e;
+        struct cg_revcache_entry e = {0};
         url = o->ocsp_responder ? strdup(o->ocsp_responder) : cg_ocsp_url(cert);
         pf->ocsp_key = cg_revocation_ocsp_key(cert, issuer);
         if (url != NULL && pf->ocsp_key != NULL &&

@@ -122,7 +122,11 @@ struct cg_conn {
     const struct cg_verdict *req_verdict;  /* consulted by this request (accept / require) */
 
     /* The client certificate, judged once per connection (conn_verdict()),
-     * freed with it. Never taken from anything but the TLS layer. */
+     * released with it. Never taken from anything but the TLS layer. Either
+     * a reference from the server's verification cache (shared, immutable),
+     * or the connection's own verdict when it was judged after a wait for
+     * revocation answers (the notes about the wait are written into it). */
+    struct cg_verdict_ref *vref;
     struct cg_verdict verdict;
     bool judged;
 
@@ -421,6 +425,7 @@ static void conn_free(struct cg_conn *c)
     close(c->io.fd);
     release_request_buffers(c);
     in_release(c);
+    cg_verdict_ref_unref(c->vref);
     if (c->judged)
         cg_verdict_free(&c->verdict);
     free(c->rev_fetched_text);
@@ -1086,10 +1091,12 @@ static int conn_verdict(struct cg_conn *c, const struct cg_conf_site *site,
     STACK_OF(X509) *chain = leaf != NULL ? cg_tls_peer_chain(c->ssl) : NULL;
     struct cg_policy policy = site->policy;
     struct cg_rev_online o;
+    const struct cg_verdict *v;
     bool online;
+    int rc;
 
-    *out = &c->verdict;
-    if (c->judged)
+    *out = c->vref != NULL ? cg_verdict_ref_get(c->vref) : &c->verdict;
+    if (c->vref != NULL || c->judged)
         return CG_OK;
     online = rev_online(c, site, leaf, &o);
     if (online) {
@@ -1098,28 +1105,48 @@ static int conn_verdict(struct cg_conn *c, const struct cg_conf_site *site,
         policy.revocation_hook = cg_revocation_online;
         policy.revocation_arg = &o;
     }
-    if (cg_verdict_judge(leaf, chain, c->gen->trust, time(NULL), &policy, &c->verdict) != CG_OK)
-        goto oom;
-    if (online && !c->rev_fetched && rev_needs_answers(&c->verdict)) {
-        int rc = rev_prefetch(c, &o, &c->verdict);
-        cg_verdict_free(&c->verdict);
+    if (!c->rev_fetched) {
+        /* Through the verification cache: a chain already judged under this
+         * policy, these stores and these revocation settings is not verified
+         * again while no date its verdict depends on has passed. `o` lives on
+         * the stack, so its bytes (zeroed by rev_online, padding included)
+         * key the hook's argument, not its address. A verdict with an
+         * unknown status is not kept (unknown_ttl 0), so the wait below
+         * happens as without the cache. */
+        if (cg_vcache_judge_ex(c->w->srv->verdicts, leaf, chain, c->gen->trust, time(NULL),
+                               &policy, online ? &o : NULL, online ? sizeof(o) : 0,
+                               &c->vref) != CG_OK)
+            return CG_ERR;
+        v = cg_verdict_ref_get(c->vref);
+        if (!online || !rev_needs_answers(v)) {
+            *out = v;
+            goto judged;
+        }
+        rc = rev_prefetch(c, &o, v);
+        /* Judged again below once the answers are in: this one is stale. */
+        cg_verdict_ref_unref(c->vref);
+        c->vref = NULL;
         c->rev_fetched = true;
         if (rc == CG_AGAIN) {
             park(c, site->revocation.timeout_ms);
             return CG_AGAIN;
         }
         o.use_due = true;
-        if (cg_verdict_judge(leaf, chain, c->gen->trust, time(NULL), &policy, &c->verdict) !=
-            CG_OK)
-            goto oom;
     }
+    /* After a wait for answers: the connection's own verdict, never a shared
+     * one, because rev_note_wait() writes what this wait was into it. */
+    if (cg_verdict_judge(leaf, chain, c->gen->trust, time(NULL), &policy, &c->verdict) != CG_OK)
+        goto oom;
     if (online && c->rev_fetched)
         rev_note_wait(c, &c->verdict);
     c->judged = true;
+    v = &c->verdict;
+    *out = v;
+judged:
     if (leaf != NULL)
         conn_log(c, CG_LOG_DEBUG, "client certificate judged%s: %s %s",
-                 cg_tls_resumed(c->ssl) ? " again (resumed session)" : "",
-                 c->verdict.code, cg_reason_slug(c->verdict.reason));
+                 cg_tls_resumed(c->ssl) ? " again (resumed session)" : "", v->code,
+                 cg_reason_slug(v->reason));
     return CG_OK;
 oom:
     cg_verdict_free(&c->verdict);

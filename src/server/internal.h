@@ -28,6 +28,7 @@
 
 #include "cert/fetch.h"
 #include "cert/revcache.h"
+#include "cert/vcache.h"
 #include "cert/verdict.h"
 #include "conf/config.h"
 #include "core/access_log.h"
@@ -137,6 +138,9 @@ struct cg_server {
     struct cg_access_log *alog;
     struct cg_tls_session_cache *sessions;   /* outlives every generation: sessions
                                                 survive reloads (see session_cache.h) */
+    struct cg_vcache *verdicts;           /* shared by the workers and the generations:
+                                             the trust epoch in its key keeps a reload's
+                                             stores apart (see cert/vcache.h) */
     const char *conf_path;                /* NULL: reload rebuilds from the same snapshot */
     /* Online revocation, one of each per process, created by the first
      * generation whose config checks revocation and kept across reloads

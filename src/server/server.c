@@ -608,7 +608,8 @@ int cg_server_run(struct cg_conf *conf, const struct cg_server_opts *opts, char 
     if (srv->alog == NULL)
         goto done;
     srv->sessions = cg_tls_session_cache_new(CG_TLS_SESSION_CACHE_ENTRIES);
-    if (srv->sessions == NULL) {
+    srv->verdicts = cg_vcache_new(NULL);
+    if (srv->sessions == NULL || srv->verdicts == NULL) {
         cg_set_err(err, "out of memory");
         goto done;
     }
@@ -662,6 +663,8 @@ done:
         cg_gen_unref(srv->gen);
         /* After the last generation: its SSL_CTXs point at the cache. */
         cg_tls_session_cache_free(srv->sessions);
+        /* After the workers: their connections held references of their own. */
+        cg_vcache_free(srv->verdicts);
         cg_revcache_free(srv->revcache);
         cg_access_log_close(srv->alog);
         if (cond_ok)
