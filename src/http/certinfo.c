@@ -12,6 +12,8 @@
 #include "cert/verdict.h"
 #include "cert/verdict_json.h"
 #include "core/common.h"
+#include "http/html.h"
+#include "http/json_text.h"
 
 /* The leaf a page can describe: none when nothing was offered. */
 static const struct cg_path_element *leaf_of(const struct cg_verdict *v)
@@ -48,88 +50,26 @@ static const char *help_text(const struct cg_certinfo *ci)
 
 /* ---- HTML ------------------------------------------------------------- */
 
-struct out {
-    char *p;
-    size_t len, cap, limit;
-    bool over;
-};
-
-static void put(struct out *b, const char *s, size_t n)
-{
-    if (b->over || n > b->limit - b->len) {
-        b->over = true;
-        return;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap != 0 ? b->cap : 4096;
-        char *p;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        if (cap > b->limit + 1)
-            cap = b->limit + 1;
-        p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->over = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void raw(struct out *b, const char *s) { put(b, s, strlen(s)); }
-
-/* Escapes the five characters that matter in text and quoted attributes;
- * NULL renders as nothing. Subjects are attacker-chosen: nothing from a
- * certificate reaches the page without passing here. */
-static void esc(struct out *b, const char *s)
-{
-    const char *run = s;
-
-    if (s == NULL)
-        return;
-    for (; *s != '\0'; s++) {
-        const char *rep = NULL;
-        switch (*s) {
-        case '&': rep = "&amp;"; break;
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '"': rep = "&quot;"; break;
-        case '\'': rep = "&#39;"; break;
-        default: break;
-        }
-        if (rep != NULL) {
-            put(b, run, (size_t)(s - run));
-            raw(b, rep);
-            run = s + 1;
-        }
-    }
-    put(b, run, (size_t)(s - run));
-}
-
 /* Bytes of one table value shown; an absurd subject is cut, so that the page
  * without the path always fits CG_CERTINFO_BODY_MAX. */
 #define CERTINFO_VALUE_MAX 512
 
-static void row(struct out *b, const char *name, const char *value)
+static void row(struct cg_html_buf *b, const char *name, const char *value)
 {
     char cut[CERTINFO_VALUE_MAX + 1];
 
-    raw(b, "<tr><th>");
-    raw(b, name);
-    raw(b, "</th><td>");
+    cg_html_raw(b, "<tr><th>");
+    cg_html_raw(b, name);
+    cg_html_raw(b, "</th><td>");
     if (value != NULL && strlen(value) > CERTINFO_VALUE_MAX) {
         memcpy(cut, value, CERTINFO_VALUE_MAX);
         cut[CERTINFO_VALUE_MAX] = '\0';
-        esc(b, cut);
-        raw(b, " ... (cut)");
+        cg_html_esc(b, cut);
+        cg_html_raw(b, " ... (cut)");
     } else {
-        esc(b, value);
+        cg_html_esc(b, value);
     }
-    raw(b, "</td></tr>");
+    cg_html_raw(b, "</td></tr>");
 }
 
 static const char page_style[] =
@@ -146,84 +86,73 @@ static const char page_style[] =
     "code{background:#f0f2f5;padding:0 .25rem;border-radius:3px}"
     "footer{margin-top:2rem;font-size:.8rem;color:#6b7280}";
 
-static void html_path(struct out *b, const struct cg_verdict *v)
+static void html_path(struct cg_html_buf *b, const struct cg_verdict *v)
 {
     size_t saved = b->limit;
 
     /* leave room for the fix and the end of the page */
     b->limit = saved > 8192 ? saved - 8192 : saved;
-    raw(b, "<h2>Certification path</h2><ol class=\"path\">");
+    cg_html_raw(b, "<h2>Certification path</h2><ol class=\"path\">");
     for (size_t i = v->path_len; i-- > 0;) {
         const struct cg_path_element *el = &v->path[i];
         size_t mark = b->len;
 
-        raw(b, "<li><strong>");
-        esc(b, el->source == CG_SOURCE_MISSING ? el->issuer : el->subject);
-        raw(b, "</strong> <code>");
-        esc(b, cg_source_slug(el->source));
-        raw(b, "</code>");
+        cg_html_raw(b, "<li><strong>");
+        cg_html_esc(b, el->source == CG_SOURCE_MISSING ? el->issuer : el->subject);
+        cg_html_raw(b, "</strong> <code>");
+        cg_html_esc(b, cg_source_slug(el->source));
+        cg_html_raw(b, "</code>");
         for (size_t j = 0; j < el->n_problems; j++) {
-            raw(b, "<br><code>");
-            esc(b, cg_reason_slug(el->problems[j].reason));
-            raw(b, "</code> ");
-            esc(b, el->problems[j].text);
+            cg_html_raw(b, "<br><code>");
+            cg_html_esc(b, cg_reason_slug(el->problems[j].reason));
+            cg_html_raw(b, "</code> ");
+            cg_html_esc(b, el->problems[j].text);
         }
-        raw(b, "</li>");
+        cg_html_raw(b, "</li>");
         if (b->over) {
-            b->over = false;
-            b->len = mark;
-            raw(b, "<li>... (path cut)</li>");
+            cg_html_rollback(b, mark);
+            cg_html_raw(b, "<li>... (path cut)</li>");
             break;
         }
     }
-    raw(b, "</ol>");
+    cg_html_raw(b, "</ol>");
     b->limit = saved;
     if (v->reason == CG_REASON_OK)
         return;
-    raw(b, "<h2>How to fix</h2><ul>");
+    cg_html_raw(b, "<h2>How to fix</h2><ul>");
     if (v->n_remedy == 0) {
-        raw(b, "<li>");
-        esc(b, cg_reason_admin_text(v->reason));
-        raw(b, "</li>");
+        cg_html_raw(b, "<li>");
+        cg_html_esc(b, cg_reason_admin_text(v->reason));
+        cg_html_raw(b, "</li>");
     }
-    for (size_t i = 0; i < v->n_remedy; i++) {
-        size_t mark = b->len;
-        raw(b, "<li>");
-        esc(b, v->remedy[i]);
-        raw(b, "</li>");
-        if (b->over) {
-            b->over = false;
-            b->len = mark;
-            break;
-        }
-    }
-    raw(b, "</ul>");
+    cg_html_items(b, (const char *const *)v->remedy, v->n_remedy);
+    cg_html_raw(b, "</ul>");
 }
 
-static int render_html(const struct cg_certinfo *ci, bool with_path, struct out *b)
+static int render_html(const struct cg_certinfo *ci, bool with_path, struct cg_html_buf *b)
 {
     const struct cg_path_element *leaf = leaf_of(ci->verdict);
     cg_reason_t r = reason_of(ci);
     bool good = r == CG_REASON_OK;
 
-    raw(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-           "<meta name=\"robots\" content=\"noindex\"><title>Your client certificate</title>"
-           "<style>");
-    raw(b, page_style);
-    raw(b, "</style></head>\n<body><main>\n<p class=\"code ");
-    raw(b, good ? "good" : "bad");
-    raw(b, "\">");
-    esc(b, leaf != NULL ? cg_reason_code(r) : "no certificate");
-    raw(b, " &middot; ");
-    esc(b, cg_reason_slug(r));
-    raw(b, "</p><h1>");
-    raw(b, leaf != NULL ? "Your client certificate" : "No client certificate");
-    raw(b, "</h1>\n<p class=\"help\">");
-    esc(b, help_text(ci));
-    raw(b, "</p>\n");
+    cg_html_raw(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                   "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                   "<meta name=\"robots\" content=\"noindex\">"
+                   "<title>Your client certificate</title><style>");
+    cg_html_raw(b, page_style);
+    cg_html_raw(b, "</style></head>\n<body><main>\n<p class=\"code ");
+    cg_html_raw(b, good ? "good" : "bad");
+    cg_html_raw(b, "\">");
+    cg_html_esc(b, leaf != NULL ? cg_reason_code(r) : "no certificate");
+    cg_html_raw(b, " &middot; ");
+    cg_html_esc(b, cg_reason_slug(r));
+    cg_html_raw(b, "</p><h1>");
+    cg_html_raw(b, leaf != NULL ? "Your client certificate" : "No client certificate");
+    cg_html_raw(b, "</h1>\n<p class=\"help\">");
+    cg_html_esc(b, help_text(ci));
+    cg_html_raw(b, "</p>\n");
     if (leaf != NULL) {
-        raw(b, "<table>");
+        cg_html_raw(b, "<table>");
         row(b, "Subject", leaf->subject);
         row(b, "Issuer", leaf->issuer);
         row(b, "Valid from", leaf->not_before);
@@ -235,86 +164,37 @@ static int render_html(const struct cg_certinfo *ci, bool with_path, struct out 
         row(b, "Title", cg_reason_title(r));
         if (ci->verdict->detail != NULL)
             row(b, "Detail", ci->verdict->detail);
-        raw(b, "</table>\n");
+        cg_html_raw(b, "</table>\n");
     }
     if (ci->required_path != NULL) {
-        raw(b, "<h2>Where a certificate is required</h2><p class=\"required\">");
+        cg_html_raw(b, "<h2>Where a certificate is required</h2><p class=\"required\">");
         if (good) {
-            raw(b, "At <a href=\"");
-            esc(b, ci->required_path);
-            raw(b, "\"><code>");
-            esc(b, ci->required_path);
-            raw(b, "</code></a> you would be let in.");
+            cg_html_raw(b, "At <a href=\"");
+            cg_html_esc(b, ci->required_path);
+            cg_html_raw(b, "\"><code>");
+            cg_html_esc(b, ci->required_path);
+            cg_html_raw(b, "</code></a> you would be let in.");
         } else {
-            raw(b, "At <code>");
-            esc(b, ci->required_path);
-            raw(b, "</code> this connection would be refused with <strong>");
-            esc(b, cg_reason_code(r));
-            raw(b, " ");
-            esc(b, cg_reason_title(r));
-            raw(b, "</strong> (<code>");
-            esc(b, cg_reason_slug(r));
-            raw(b, "</code>).");
+            cg_html_raw(b, "At <code>");
+            cg_html_esc(b, ci->required_path);
+            cg_html_raw(b, "</code> this connection would be refused with <strong>");
+            cg_html_esc(b, cg_reason_code(r));
+            cg_html_raw(b, " ");
+            cg_html_esc(b, cg_reason_title(r));
+            cg_html_raw(b, "</strong> (<code>");
+            cg_html_esc(b, cg_reason_slug(r));
+            cg_html_raw(b, "</code>).");
         }
-        raw(b, "</p>\n");
+        cg_html_raw(b, "</p>\n");
     }
     if (with_path && leaf != NULL)
         html_path(b, ci->verdict);
-    raw(b, "\n<footer>certgate &middot; certificate-info</footer>\n</main></body></html>\n");
+    cg_html_raw(b, "\n<footer>certgate &middot; certificate-info</footer>\n"
+                   "</main></body></html>\n");
     return b->over ? CG_ERR : CG_OK;
 }
 
 /* ---- JSON ------------------------------------------------------------- */
-
-/* A JSON string from bytes that may not be UTF-8: a subject rendered from a
- * hostile certificate must not make the whole body vanish, so bytes that do
- * not form valid UTF-8 become U+FFFD. */
-static json_t *jstr(const char *s)
-{
-    json_t *j;
-    char *fixed;
-    size_t n, o = 0;
-
-    if (s == NULL)
-        return json_null();
-    j = json_string(s);
-    if (j != NULL)
-        return j;
-    n = strlen(s);
-    fixed = malloc(n * 3 + 1);
-    if (fixed == NULL)
-        return NULL;
-    for (size_t i = 0; i < n;) {
-        const unsigned char *u = (const unsigned char *)s + i;
-        size_t need = u[0] < 0x80 ? 1 : (u[0] & 0xe0) == 0xc0 ? 2 : (u[0] & 0xf0) == 0xe0 ? 3
-                                     : (u[0] & 0xf8) == 0xf0 ? 4 : 0;
-        bool ok = need > 0 && i + need <= n;
-
-        for (size_t k = 1; ok && k < need; k++)
-            ok = (u[k] & 0xc0) == 0x80;
-        if (ok && need > 1) {
-            char one[5] = {0};
-            json_t *probe;
-            memcpy(one, u, need);
-            probe = json_string(one);   /* overlong forms and surrogates */
-            ok = probe != NULL;
-            json_decref(probe);
-        }
-        if (ok) {
-            memcpy(fixed + o, u, need);
-            o += need;
-            i += need;
-        } else {
-            memcpy(fixed + o, "\xef\xbf\xbd", 3);
-            o += 3;
-            i++;
-        }
-    }
-    fixed[o] = '\0';
-    j = json_string(fixed);
-    free(fixed);
-    return j;
-}
 
 static json_t *json_leaf(const struct cg_path_element *el)
 {
@@ -322,12 +202,12 @@ static json_t *json_leaf(const struct cg_path_element *el)
 
     if (o == NULL)
         return NULL;
-    json_object_set_new(o, "subject", jstr(el->subject));
-    json_object_set_new(o, "issuer", jstr(el->issuer));
-    json_object_set_new(o, "serial", jstr(el->serial));
-    json_object_set_new(o, "not_before", jstr(el->not_before));
-    json_object_set_new(o, "not_after", jstr(el->not_after));
-    json_object_set_new(o, "sha256", jstr(el->sha256));
+    json_object_set_new(o, "subject", cg_json_text_new(el->subject));
+    json_object_set_new(o, "issuer", cg_json_text_new(el->issuer));
+    json_object_set_new(o, "serial", cg_json_text_new(el->serial));
+    json_object_set_new(o, "not_before", cg_json_text_new(el->not_before));
+    json_object_set_new(o, "not_after", cg_json_text_new(el->not_after));
+    json_object_set_new(o, "sha256", cg_json_text_new(el->sha256));
     return o;
 }
 
@@ -344,7 +224,7 @@ static json_t *json_headline(const struct cg_certinfo *ci)
     json_object_set_new(o, "reason", json_string(cg_reason_slug(r)));
     json_object_set_new(o, "title", json_string(cg_reason_title(r)));
     json_object_set_new(o, "detail",
-                        jstr(leaf_of(ci->verdict) != NULL && ci->verdict->detail != NULL
+                        cg_json_text_new(leaf_of(ci->verdict) != NULL && ci->verdict->detail != NULL
                                  ? ci->verdict->detail
                                  : help_text(ci)));
     return o;
@@ -366,14 +246,14 @@ static int render_json(const struct cg_certinfo *ci, bool with_path, char **body
     json_object_set_new(o, "verdict", json_headline(ci));
     if (ci->required_path != NULL) {
         json_t *req = json_object();
-        json_object_set_new(req, "path", jstr(ci->required_path));
+        json_object_set_new(req, "path", cg_json_text_new(ci->required_path));
         json_object_set_new(req, "allowed", json_boolean(r == CG_REASON_OK));
         json_object_set_new(req, "code", json_string(cg_reason_code(r)));
         json_object_set_new(req, "reason", json_string(cg_reason_slug(r)));
         json_object_set_new(req, "title", json_string(cg_reason_title(r)));
         json_object_set_new(o, "required_at", req);
     }
-    json_object_set_new(o, "help", jstr(help_text(ci)));
+    json_object_set_new(o, "help", cg_json_text_new(help_text(ci)));
     if (with_path && leaf != NULL) {
         /* the engine's own shape, so this page and `certgate verify --json` agree */
         vj = cg_verdict_to_json(ci->verdict);
@@ -407,10 +287,11 @@ cleanup:
 int cg_certinfo_render(const struct cg_certinfo *ci, bool want_json, char **body, size_t *len,
                        const char **content_type)
 {
-    struct out b = {NULL, 0, 0, CG_CERTINFO_BODY_MAX, false};
+    struct cg_html_buf b;
 
     *body = NULL;
     *len = 0;
+    cg_html_init(&b, CG_CERTINFO_BODY_MAX);
     if (want_json) {
         *content_type = "application/json";
         return render_json(ci, ci->detailed, body, len);
@@ -419,10 +300,9 @@ int cg_certinfo_render(const struct cg_certinfo *ci, bool want_json, char **body
     if (render_html(ci, ci->detailed, &b) != CG_OK) {
         /* too big even after cutting the path: without the path, with every
          * value cut to CERTINFO_VALUE_MAX, the page always fits */
-        b.len = 0;
-        b.over = false;
+        cg_html_reset(&b);
         if (render_html(ci, false, &b) != CG_OK) {
-            free(b.p);
+            cg_html_free(&b);
             return CG_ERR;
         }
     }

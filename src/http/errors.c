@@ -4,8 +4,6 @@
  */
 #include "http/errors.h"
 
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +11,8 @@
 
 #include "cert/verdict.h"
 #include "cert/verdict_json.h"
+#include "http/html.h"
+#include "http/json_text.h"
 #include "http/uri.h"
 
 /* ---- the table -------------------------------------------------------- */
@@ -166,69 +166,6 @@ static bool element_ok(const struct cg_path_element *el)
 
 /* ---- HTML ------------------------------------------------------------- */
 
-struct hbuf {
-    char *p;
-    size_t len, cap, limit;
-    bool over;
-};
-
-static void hput(struct hbuf *b, const char *s, size_t n)
-{
-    if (b->over || n > b->limit - b->len) {
-        b->over = true;
-        return;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        char *p;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        if (cap > b->limit + 1)
-            cap = b->limit + 1;
-        p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->over = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void hraw(struct hbuf *b, const char *s)
-{
-    hput(b, s, strlen(s));
-}
-
-/* HTML-escapes s; NULL renders as nothing. */
-static void hesc(struct hbuf *b, const char *s)
-{
-    const char *run = s;
-
-    if (s == NULL)
-        return;
-    for (; *s != '\0'; s++) {
-        const char *rep = NULL;
-        switch (*s) {
-        case '&': rep = "&amp;"; break;
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '"': rep = "&quot;"; break;
-        case '\'': rep = "&#39;"; break;
-        default: break;
-        }
-        if (rep != NULL) {
-            hput(b, run, (size_t)(s - run));
-            hraw(b, rep);
-            run = s + 1;
-        }
-    }
-    hput(b, run, (size_t)(s - run));
-}
-
 static const char html_style[] =
     "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;"
     "background:#f4f5f7;color:#1d2330;line-height:1.5}"
@@ -247,197 +184,140 @@ static const char html_style[] =
     "code{background:#f0f2f5;padding:0 .25rem;border-radius:3px}"
     "footer{margin-top:2rem;font-size:.8rem;color:#6b7280}";
 
-static void html_element(struct hbuf *b, const struct cg_path_element *el)
+static void html_element(struct cg_html_buf *b, const struct cg_path_element *el)
 {
     bool missing = el->source == CG_SOURCE_MISSING;
 
-    hraw(b, missing ? "<li class=\"missing\">" : element_ok(el) ? "<li class=\"ok\">"
-                                                              : "<li class=\"bad\">");
-    hraw(b, "<span class=\"mark\">");
-    hraw(b, missing ? "?" : element_ok(el) ? "&#10004;" : "&#10008;");
-    hraw(b, "</span><strong>");
-    hesc(b, missing ? el->issuer : el->subject);
-    hraw(b, "</strong>");
+    cg_html_raw(b, missing          ? "<li class=\"missing\">"
+                   : element_ok(el) ? "<li class=\"ok\">"
+                                    : "<li class=\"bad\">");
+    cg_html_raw(b, "<span class=\"mark\">");
+    cg_html_raw(b, missing ? "?" : element_ok(el) ? "&#10004;" : "&#10008;");
+    cg_html_raw(b, "</span><strong>");
+    cg_html_esc(b, missing ? el->issuer : el->subject);
+    cg_html_raw(b, "</strong>");
     if (missing)
-        hraw(b, " <em>(missing: found neither in what the client sent nor in the stores)</em>");
-    hraw(b, "<div class=\"meta\">");
+        cg_html_raw(b, " <em>(missing: found neither in what the client sent nor in the "
+                       "stores)</em>");
+    cg_html_raw(b, "<div class=\"meta\">");
     if (!missing) {
-        hraw(b, "Issued by: ");
-        hesc(b, el->issuer);
-        hraw(b, "<br>Valid: ");
-        hesc(b, el->not_before);
-        hraw(b, " to ");
-        hesc(b, el->not_after);
-        hraw(b, "<br>SHA-256: ");
-        hesc(b, el->sha256);
-        hraw(b, "<br>");
+        cg_html_raw(b, "Issued by: ");
+        cg_html_esc(b, el->issuer);
+        cg_html_raw(b, "<br>Valid: ");
+        cg_html_esc(b, el->not_before);
+        cg_html_raw(b, " to ");
+        cg_html_esc(b, el->not_after);
+        cg_html_raw(b, "<br>SHA-256: ");
+        cg_html_esc(b, el->sha256);
+        cg_html_raw(b, "<br>");
     }
-    hraw(b, "Source: ");
-    hesc(b, cg_source_slug(el->source));
+    cg_html_raw(b, "Source: ");
+    cg_html_esc(b, cg_source_slug(el->source));
     /* What the revocation check found and what it tried (URLs, outcomes,
      * timings): the "could not find out" cases are fixed from this. */
     if (el->revocation.source != CG_REV_SOURCE_NONE || el->revocation.tried != NULL) {
-        hraw(b, "<br>Revocation: ");
-        hesc(b, cg_rev_status_slug(el->revocation.status));
+        cg_html_raw(b, "<br>Revocation: ");
+        cg_html_esc(b, cg_rev_status_slug(el->revocation.status));
         if (el->revocation.source != CG_REV_SOURCE_NONE) {
-            hraw(b, " from ");
-            hesc(b, cg_rev_source_slug(el->revocation.source));
+            cg_html_raw(b, " from ");
+            cg_html_esc(b, cg_rev_source_slug(el->revocation.source));
         }
         if (el->revocation.tried != NULL) {
-            hraw(b, "<br>Tried: ");
-            hesc(b, el->revocation.tried);
+            cg_html_raw(b, "<br>Tried: ");
+            cg_html_esc(b, el->revocation.tried);
         }
     }
-    hraw(b, "</div>");
+    cg_html_raw(b, "</div>");
     if (el->n_problems > 0) {
-        hraw(b, "<ul class=\"problems\">");
+        cg_html_raw(b, "<ul class=\"problems\">");
         for (size_t j = 0; j < el->n_problems; j++) {
-            hraw(b, "<li><code>");
-            hesc(b, cg_reason_slug(el->problems[j].reason));
-            hraw(b, "</code> ");
-            hesc(b, el->problems[j].text);
+            cg_html_raw(b, "<li><code>");
+            cg_html_esc(b, cg_reason_slug(el->problems[j].reason));
+            cg_html_raw(b, "</code> ");
+            cg_html_esc(b, el->problems[j].text);
             if (el->problems[j].advisory)
-                hraw(b, " <em>(allowed by the policy)</em>");
-            hraw(b, "</li>");
+                cg_html_raw(b, " <em>(allowed by the policy)</em>");
+            cg_html_raw(b, "</li>");
         }
-        hraw(b, "</ul>");
+        cg_html_raw(b, "</ul>");
     }
-    hraw(b, "</li>");
+    cg_html_raw(b, "</li>");
 }
 
-static void html_details(struct hbuf *b, const struct cg_verdict *v)
+static void html_details(struct cg_html_buf *b, const struct cg_verdict *v)
 {
     /* leave room for the fix and the page end */
     size_t saved_limit = b->limit;
 
     b->limit = saved_limit > 8192 ? saved_limit - 8192 : saved_limit;
-    hraw(b, "<h2>Certification path</h2><ol class=\"path\">");
+    cg_html_raw(b, "<h2>Certification path</h2><ol class=\"path\">");
     for (size_t i = v->path_len; i-- > 0;) {
         size_t mark = b->len;
         html_element(b, &v->path[i]);
         if (b->over) {
-            b->over = false;
-            b->len = mark;
-            hraw(b, "<li>... (path cut)</li>");
+            cg_html_rollback(b, mark);
+            cg_html_raw(b, "<li>... (path cut)</li>");
             break;
         }
     }
-    hraw(b, "</ol>");
+    cg_html_raw(b, "</ol>");
     b->limit = saved_limit;
-    hraw(b, "<h2>How to fix</h2><ul class=\"remedy\">");
+    cg_html_raw(b, "<h2>How to fix</h2><ul class=\"remedy\">");
     if (v->n_remedy == 0) {
-        hraw(b, "<li>");
-        hesc(b, cg_reason_admin_text(v->reason));
-        hraw(b, "</li>");
+        cg_html_raw(b, "<li>");
+        cg_html_esc(b, cg_reason_admin_text(v->reason));
+        cg_html_raw(b, "</li>");
     }
-    for (size_t i = 0; i < v->n_remedy; i++) {
-        size_t mark = b->len;
-        hraw(b, "<li>");
-        hesc(b, v->remedy[i]);
-        hraw(b, "</li>");
-        if (b->over) {
-            b->over = false;
-            b->len = mark;
-            break;
-        }
-    }
-    hraw(b, "</ul>");
+    cg_html_items(b, (const char *const *)v->remedy, v->n_remedy);
+    cg_html_raw(b, "</ul>");
 }
 
-static int render_html(const struct cg_error_info *info, struct hbuf *b)
+static int render_html(const struct cg_error_info *info, struct cg_html_buf *b)
 {
     const struct cg_path_element *dated;
     bool leaf = false;
 
-    hraw(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            "<meta name=\"robots\" content=\"noindex\"><title>");
-    hesc(b, info->code);
-    hraw(b, " - ");
-    hesc(b, info->title);
-    hraw(b, "</title><style>");
-    hraw(b, html_style);
-    hraw(b, "</style></head>\n<body><main>\n<p class=\"code\">");
-    hesc(b, info->code);
-    hraw(b, "</p><h1>");
-    hesc(b, info->title);
-    hraw(b, "</h1>\n<p class=\"user\">");
-    hesc(b, info->user_text);
-    hraw(b, "</p>\n");
+    cg_html_raw(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                   "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                   "<meta name=\"robots\" content=\"noindex\"><title>");
+    cg_html_esc(b, info->code);
+    cg_html_raw(b, " - ");
+    cg_html_esc(b, info->title);
+    cg_html_raw(b, "</title><style>");
+    cg_html_raw(b, html_style);
+    cg_html_raw(b, "</style></head>\n<body><main>\n<p class=\"code\">");
+    cg_html_esc(b, info->code);
+    cg_html_raw(b, "</p><h1>");
+    cg_html_esc(b, info->title);
+    cg_html_raw(b, "</h1>\n<p class=\"user\">");
+    cg_html_esc(b, info->user_text);
+    cg_html_raw(b, "</p>\n");
     dated = dated_element(info->verdict, &leaf);
     if (dated != NULL) {
-        hraw(b, "<p class=\"dates\">");
-        hraw(b, leaf ? "Your certificate is valid from " :
-                       "A certificate of the authority that issued yours is valid from ");
-        hesc(b, dated->not_before);
-        hraw(b, " to ");
-        hesc(b, dated->not_after);
-        hraw(b, ".</p>\n");
+        cg_html_raw(b, "<p class=\"dates\">");
+        cg_html_raw(b, leaf ? "Your certificate is valid from "
+                            : "A certificate of the authority that issued yours is valid from ");
+        cg_html_esc(b, dated->not_before);
+        cg_html_raw(b, " to ");
+        cg_html_esc(b, dated->not_after);
+        cg_html_raw(b, ".</p>\n");
     }
     if (info->detail != NULL || (info->detailed && info->verdict != NULL)) {
-        hraw(b, "<p class=\"detail\">");
-        hesc(b, detail_of(info));
-        hraw(b, "</p>\n");
+        cg_html_raw(b, "<p class=\"detail\">");
+        cg_html_esc(b, detail_of(info));
+        cg_html_raw(b, "</p>\n");
     }
     if (info->detailed && info->verdict != NULL)
         html_details(b, info->verdict);
-    hraw(b, "\n<footer>certgate &middot; ");
-    hesc(b, info->code);
-    hraw(b, " &middot; ");
-    hesc(b, info->reason);
-    hraw(b, "</footer>\n</main></body></html>\n");
+    cg_html_raw(b, "\n<footer>certgate &middot; ");
+    cg_html_esc(b, info->code);
+    cg_html_raw(b, " &middot; ");
+    cg_html_esc(b, info->reason);
+    cg_html_raw(b, "</footer>\n</main></body></html>\n");
     return b->over ? CG_ERR : CG_OK;
 }
 
 /* ---- JSON ------------------------------------------------------------- */
-
-/* A JSON string from bytes that may not be UTF-8 (a request path in a
- * detail, say): invalid bytes become U+FFFD. */
-static json_t *jstr(const char *s)
-{
-    json_t *j;
-    char *fixed = NULL;
-    size_t n, o = 0;
-
-    if (s == NULL)
-        return json_null();
-    j = json_string(s);
-    if (j != NULL)
-        return j;
-    n = strlen(s);
-    fixed = malloc(n * 3 + 1);
-    if (fixed == NULL)
-        return NULL;
-    for (size_t i = 0; i < n;) {
-        const unsigned char *u = (const unsigned char *)s + i;
-        size_t need = u[0] < 0x80 ? 1 : (u[0] & 0xe0) == 0xc0 ? 2 : (u[0] & 0xf0) == 0xe0 ? 3
-                                                         : (u[0] & 0xf8) == 0xf0 ? 4 : 0;
-        bool ok = need > 0 && i + need <= n;
-        for (size_t k = 1; ok && k < need; k++)
-            ok = (u[k] & 0xc0) == 0x80;
-        if (ok && need > 1) {
-            json_t *probe;
-            char tmp[5] = { 0 };
-            memcpy(tmp, u, need);
-            probe = json_string(tmp);   /* catches overlong forms and surrogates */
-            ok = probe != NULL;
-            json_decref(probe);
-        }
-        if (ok) {
-            memcpy(fixed + o, u, need);
-            o += need;
-            i += need;
-        } else {
-            memcpy(fixed + o, "\xef\xbf\xbd", 3);
-            o += 3;
-            i += 1;
-        }
-    }
-    fixed[o] = '\0';
-    j = json_string(fixed);
-    free(fixed);
-    return j;
-}
 
 static json_t *json_path(const struct cg_verdict *v)
 {
@@ -449,19 +329,19 @@ static json_t *json_path(const struct cg_verdict *v)
         for (size_t j = 0; probs != NULL && j < el->n_problems; j++) {
             json_t *p = json_object();
             json_object_set_new(p, "reason", json_string(cg_reason_slug(el->problems[j].reason)));
-            json_object_set_new(p, "text", jstr(el->problems[j].text));
+            json_object_set_new(p, "text", cg_json_text_new(el->problems[j].text));
             if (el->problems[j].x509_error != 0)
                 json_object_set_new(p, "x509_error", json_integer(el->problems[j].x509_error));
             if (el->problems[j].advisory)
                 json_object_set_new(p, "advisory", json_true());
             json_array_append_new(probs, p);
         }
-        json_object_set_new(o, "subject", jstr(el->subject));
-        json_object_set_new(o, "issuer", jstr(el->issuer));
-        json_object_set_new(o, "serial", jstr(el->serial));
-        json_object_set_new(o, "not_before", jstr(el->not_before));
-        json_object_set_new(o, "not_after", jstr(el->not_after));
-        json_object_set_new(o, "sha256", jstr(el->sha256));
+        json_object_set_new(o, "subject", cg_json_text_new(el->subject));
+        json_object_set_new(o, "issuer", cg_json_text_new(el->issuer));
+        json_object_set_new(o, "serial", cg_json_text_new(el->serial));
+        json_object_set_new(o, "not_before", cg_json_text_new(el->not_before));
+        json_object_set_new(o, "not_after", cg_json_text_new(el->not_after));
+        json_object_set_new(o, "sha256", cg_json_text_new(el->sha256));
         json_object_set_new(o, "source", json_string(cg_source_slug(el->source)));
         json_object_set_new(o, "problems", probs);
         json_array_append_new(arr, o);
@@ -482,14 +362,14 @@ static int render_json(const struct cg_error_info *info, char **body, size_t *le
     json_object_set_new(o, "type", json_string("about:blank"));
     json_object_set_new(o, "status", json_integer(info->status));
     json_object_set_new(o, "substatus", json_integer(info->substatus));
-    json_object_set_new(o, "code", jstr(info->code));
-    json_object_set_new(o, "reason", jstr(info->reason));
-    json_object_set_new(o, "title", jstr(info->title));
-    json_object_set_new(o, "detail", jstr(detail_of(info)));
+    json_object_set_new(o, "code", cg_json_text_new(info->code));
+    json_object_set_new(o, "reason", cg_json_text_new(info->reason));
+    json_object_set_new(o, "title", cg_json_text_new(info->title));
+    json_object_set_new(o, "detail", cg_json_text_new(detail_of(info)));
     dated = dated_element(info->verdict, &leaf);
     if (dated != NULL) {
-        json_object_set_new(o, "not_before", jstr(dated->not_before));
-        json_object_set_new(o, "not_after", jstr(dated->not_after));
+        json_object_set_new(o, "not_before", cg_json_text_new(dated->not_before));
+        json_object_set_new(o, "not_after", cg_json_text_new(dated->not_after));
     }
     if (info->detailed && info->verdict != NULL) {
         /* the engine's own shape, so `certgate verify --json` and this agree */
@@ -505,7 +385,7 @@ static int render_json(const struct cg_error_info *info, char **body, size_t *le
             json_object_set_new(o, "path", json_path(info->verdict));
             rem = json_array();
             for (size_t i = 0; i < info->verdict->n_remedy; i++)
-                json_array_append_new(rem, jstr(info->verdict->remedy[i]));
+                json_array_append_new(rem, cg_json_text_new(info->verdict->remedy[i]));
             json_object_set_new(o, "remedy", rem);
         }
         json_decref(vj);
@@ -536,10 +416,11 @@ cleanup:
 int cg_error_render(const struct cg_error_info *info, bool want_json, char **body,
                     size_t *len, const char **content_type)
 {
-    struct hbuf b = { NULL, 0, 0, CG_ERROR_BODY_MAX, false };
+    struct cg_html_buf b;
 
     *body = NULL;
     *len = 0;
+    cg_html_init(&b, CG_ERROR_BODY_MAX);
     if (want_json) {
         *content_type = "application/problem+json";
         return render_json(info, body, len);
@@ -550,10 +431,9 @@ int cg_error_render(const struct cg_error_info *info, bool want_json, char **bod
         struct cg_error_info plain = *info;
         plain.detail = NULL;
         plain.detailed = false;
-        b.len = 0;
-        b.over = false;
+        cg_html_reset(&b);
         if (render_html(&plain, &b) != CG_OK) {
-            free(b.p);
+            cg_html_free(&b);
             return CG_ERR;
         }
     }
