@@ -16,6 +16,7 @@
 #include "cert/load.h"
 #include "cert/pki.h"
 #include "cert/store.h"
+#include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "cli/pki_ocsp_cmd.h"
 #include "core/common.h"
@@ -89,52 +90,6 @@ static void usage_crl(FILE *out)
 
 /* ---- helpers ---------------------------------------------------------- */
 
-/* Loads the first certificate and/or the key of a file. */
-static int load_cert_key(const char *path, X509 **cert, EVP_PKEY **key, char **err)
-{
-    struct cg_loaded l = {0};
-    int rc = CG_ERR;
-
-    if (cg_load_file(path, NULL, &l, err) != CG_OK)
-        return CG_ERR;
-    if (cert != NULL) {
-        if (sk_X509_num(l.certs) == 0) {
-            cg_set_err(err, "%s: holds no certificate", path);
-            goto done;
-        }
-        *cert = sk_X509_value(l.certs, 0);
-        X509_up_ref(*cert);
-    }
-    if (key != NULL) {
-        if (l.key == NULL) {
-            cg_set_err(err, "%s: holds no private key", path);
-            goto done;
-        }
-        *key = l.key;
-        l.key = NULL;
-    }
-    rc = CG_OK;
-done:
-    cg_loaded_free(&l);
-    return rc;
-}
-
-static int parse_serial(const char *text, uint64_t *out, char **err)
-{
-    char *end = NULL;
-    const char *p = text;
-
-    if (strncasecmp(p, "0x", 2) == 0)
-        p += 2;
-    errno = 0;
-    unsigned long long v = strtoull(p, &end, 16);
-    if (*p == '\0' || *p == '-' || errno != 0 || *end != '\0' || v == 0)
-        return cg_set_err(err, "bad serial '%s': expected non-zero hex, at most 16 digits",
-                          text);
-    *out = v;
-    return CG_OK;
-}
-
 static int parse_eku(const char *text, unsigned *out, char **err)
 {
     char *copy = strdup(text), *save = NULL;
@@ -163,28 +118,6 @@ static int parse_eku(const char *text, unsigned *out, char **err)
         rc = cg_set_err(err, "--eku none cannot be combined with other usages");
     *out = eku;
     return rc;
-}
-
-static int parse_reason(const char *text, int *out, char **err)
-{
-    static const char *const names[] = {"unspecified", "keyCompromise", "cACompromise",
-                                        "affiliationChanged", "superseded",
-                                        "cessationOfOperation", "certificateHold", NULL,
-                                        "removeFromCRL", "privilegeWithdrawn", "aACompromise"};
-    char *end = NULL;
-
-    for (int i = 0; i < (int)CG_ARRAY_LEN(names); i++) {
-        if (names[i] != NULL && strcasecmp(text, names[i]) == 0) {
-            *out = i;
-            return CG_OK;
-        }
-    }
-    long v = strtol(text, &end, 10);
-    if (*text != '\0' && *end == '\0' && v >= 0 && v <= 10 && v != 7) {
-        *out = (int)v;
-        return CG_OK;
-    }
-    return cg_set_err(err, "bad --reason '%s' (see certgate pki crl --help)", text);
 }
 
 static int parse_long(const char *opt, const char *text, long min, long max, long *out,
@@ -338,7 +271,7 @@ static int cmd_issue(int argc, char **argv)
             spec.path_len = (int)v;
             break;
         case O_SERIAL:
-            if (parse_serial(optarg, &spec.serial, &err) != CG_OK)
+            if (cg_cli_parse_serial(optarg, &spec.serial, &err) != CG_OK)
                 goto done;
             break;
         case O_DNS:
@@ -364,18 +297,13 @@ static int cmd_issue(int argc, char **argv)
             usage_issue(stdout);
             status = 0;
             goto done;
-        case ':':
-            cg_set_err(&err, "%s needs a value", argv[optind - 1]);
-            goto done;
         default:
-            cg_set_err(&err, "unknown option '%s' (see --help)", argv[optind - 1]);
+            cg_cli_option_error(c, argv, &err);
             goto done;
         }
     }
-    if (optind < argc) {
-        cg_set_err(&err, "unexpected argument '%s'", argv[optind]);
+    if (cg_cli_no_operands(argc, argv, &err) != CG_OK)
         goto done;
-    }
     if (profile == NULL || strcmp(profile, "root") == 0)
         spec.profile = CG_PKI_ROOT_CA;
     if (profile == NULL) {
@@ -424,11 +352,11 @@ static int cmd_issue(int argc, char **argv)
             goto done;
         }
         issuer = sk_X509_value(issuer_chain.certs, 0);
-        if (load_cert_key(issuer_key_path, NULL, &issuer_key, &err) != CG_OK)
+        if (cg_cli_load_first(issuer_key_path, NULL, &issuer_key, &err) != CG_OK)
             goto done;
     }
     if (key_path != NULL) {
-        if (load_cert_key(key_path, NULL, &key, &err) != CG_OK)
+        if (cg_cli_load_first(key_path, NULL, &key, &err) != CG_OK)
             goto done;
     } else if ((key = cg_pki_keygen(key_type, &err)) == NULL) {
         status = 1;
@@ -533,16 +461,16 @@ static int cmd_crl(int argc, char **argv)
                 goto done;
             }
             if (c == O_REVOKE) {
-                if (load_cert_key(optarg, &revoked_certs[n], NULL, &err) != CG_OK)
+                if (cg_cli_load_first(optarg, &revoked_certs[n], NULL, &err) != CG_OK)
                     goto done;
                 entries[n].cert = revoked_certs[n];
-            } else if (parse_serial(optarg, &entries[n].serial, &err) != CG_OK) {
+            } else if (cg_cli_parse_serial(optarg, &entries[n].serial, &err) != CG_OK) {
                 goto done;
             }
             n++;
             break;
         case O_REASON:
-            if (parse_reason(optarg, &reason, &err) != CG_OK)
+            if (cg_cli_parse_reason(optarg, &reason, &err) != CG_OK)
                 goto done;
             break;
         case O_REVOKED_AT:
@@ -561,18 +489,13 @@ static int cmd_crl(int argc, char **argv)
             usage_crl(stdout);
             status = 0;
             goto done;
-        case ':':
-            cg_set_err(&err, "%s needs a value", argv[optind - 1]);
-            goto done;
         default:
-            cg_set_err(&err, "unknown option '%s' (see --help)", argv[optind - 1]);
+            cg_cli_option_error(c, argv, &err);
             goto done;
         }
     }
-    if (optind < argc) {
-        cg_set_err(&err, "unexpected argument '%s'", argv[optind]);
+    if (cg_cli_no_operands(argc, argv, &err) != CG_OK)
         goto done;
-    }
     if (issuer_path == NULL || issuer_key_path == NULL || out == NULL) {
         cg_set_err(&err, "--issuer, --issuer-key and --out are required");
         goto done;
@@ -586,8 +509,8 @@ static int cmd_crl(int argc, char **argv)
         entries[i].reason = reason;
         entries[i].revoked_at = revoked_at;
     }
-    if (load_cert_key(issuer_path, &issuer, NULL, &err) != CG_OK ||
-        load_cert_key(issuer_key_path, NULL, &issuer_key, &err) != CG_OK)
+    if (cg_cli_load_first(issuer_path, &issuer, NULL, &err) != CG_OK ||
+        cg_cli_load_first(issuer_key_path, NULL, &issuer_key, &err) != CG_OK)
         goto done;
     crl = cg_pki_make_crl(issuer, issuer_key, entries, n, this_update, next_update, number, &err);
     if (crl == NULL)

@@ -5,19 +5,16 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <openssl/crypto.h>
 
-#include "cert/load.h"
 #include "cert/ocsp.h"
 #include "cert/pki.h"
-#include "cert/verdict.h"
+#include "cli/cli_util.h"
 #include "cli/pki_ocsp_cmd.h"
 #include "core/common.h"
 
@@ -45,70 +42,6 @@ static const char usage_text[] =
     "  --this-update T      default now-1m (T: ISO 8601 UTC, @EPOCH, +1h, -2d, now)\n"
     "  --next-update T      default this-update+1h; \"none\" for no nextUpdate\n"
     "  --out FILE           the DER response, written atomically\n";
-
-static int load_first(const char *path, X509 **cert, EVP_PKEY **key, char **err)
-{
-    struct cg_loaded l = {0};
-    int rc = CG_ERR;
-
-    if (cg_load_file(path, NULL, &l, err) != CG_OK)
-        return CG_ERR;
-    if (cert != NULL) {
-        if (sk_X509_num(l.certs) == 0) {
-            cg_set_err(err, "%s: holds no certificate", path);
-            goto out;
-        }
-        *cert = sk_X509_value(l.certs, 0);
-        X509_up_ref(*cert);
-    }
-    if (key != NULL) {
-        if (l.key == NULL) {
-            cg_set_err(err, "%s: holds no private key", path);
-            goto out;
-        }
-        *key = l.key;
-        l.key = NULL;
-    }
-    rc = CG_OK;
-out:
-    cg_loaded_free(&l);
-    return rc;
-}
-
-static int parse_reason(const char *text, int *out, char **err)
-{
-    char *end = NULL;
-    long v;
-
-    for (int i = 0; i <= 10; i++) {
-        if (*cg_crl_reason_slug(i) != '\0' && strcasecmp(text, cg_crl_reason_slug(i)) == 0) {
-            *out = i;
-            return CG_OK;
-        }
-    }
-    errno = 0;
-    v = strtol(text, &end, 10);
-    if (errno == 0 && end != text && *end == '\0' && v >= 0 && v <= 10 && v != 7) {
-        *out = (int)v;
-        return CG_OK;
-    }
-    return cg_set_err(err, "bad --reason '%s' (see certgate pki crl --help)", text);
-}
-
-static int parse_serial(const char *text, uint64_t *out, char **err)
-{
-    const char *p = strncasecmp(text, "0x", 2) == 0 ? text + 2 : text;
-    char *end = NULL;
-    unsigned long long v;
-
-    errno = 0;
-    v = strtoull(p, &end, 16);
-    if (*p == '\0' || *p == '-' || errno != 0 || *end != '\0' || v == 0)
-        return cg_set_err(err, "bad serial '%s': expected non-zero hex, at most 16 digits",
-                          text);
-    *out = v;
-    return CG_OK;
-}
 
 static int read_request(const char *path, unsigned char **out, size_t *len, char **err)
 {
@@ -182,16 +115,16 @@ int cg_cmd_pki_ocsp(int argc, char **argv)
                 goto out;
             }
             if (c == O_REVOKE) {
-                if (load_first(optarg, &revoked_certs[n], NULL, &err) != CG_OK)
+                if (cg_cli_load_first(optarg, &revoked_certs[n], NULL, &err) != CG_OK)
                     goto out;
                 entries[n].cert = revoked_certs[n];
-            } else if (parse_serial(optarg, &entries[n].serial, &err) != CG_OK) {
+            } else if (cg_cli_parse_serial(optarg, &entries[n].serial, &err) != CG_OK) {
                 goto out;
             }
             n++;
             break;
         case O_REASON:
-            if (parse_reason(optarg, &reason, &err) != CG_OK)
+            if (cg_cli_parse_reason(optarg, &reason, &err) != CG_OK)
                 goto out;
             break;
         case O_REVOKED_AT:
@@ -205,14 +138,13 @@ int cg_cmd_pki_ocsp(int argc, char **argv)
             fputs(usage_text, stdout);
             status = 0;
             goto out;
-        case ':': cg_set_err(&err, "%s needs a value", argv[optind - 1]); goto out;
-        default: cg_set_err(&err, "unknown option '%s' (see --help)", argv[optind - 1]); goto out;
+        default:
+            cg_cli_option_error(c, argv, &err);
+            goto out;
         }
     }
-    if (optind < argc) {
-        cg_set_err(&err, "unexpected argument '%s'", argv[optind]);
+    if (cg_cli_no_operands(argc, argv, &err) != CG_OK)
         goto out;
-    }
     if (issuer_path == NULL || issuer_key_path == NULL || out == NULL ||
         (cert_path == NULL) == (request_path == NULL) ||
         (signer_path == NULL) != (signer_key_path == NULL)) {
@@ -232,13 +164,15 @@ int cg_cmd_pki_ocsp(int argc, char **argv)
         entries[i].reason = reason;
         entries[i].revoked_at = revoked_at;
     }
-    if (load_first(issuer_path, &issuer, NULL, &err) != CG_OK ||
-        load_first(issuer_key_path, NULL, &issuer_key, &err) != CG_OK ||
-        (signer_path != NULL && (load_first(signer_path, &signer, NULL, &err) != CG_OK ||
-                                 load_first(signer_key_path, NULL, &signer_key, &err) != CG_OK)))
+    if (cg_cli_load_first(issuer_path, &issuer, NULL, &err) != CG_OK ||
+        cg_cli_load_first(issuer_key_path, NULL, &issuer_key, &err) != CG_OK)
+        goto out;
+    if (signer_path != NULL &&
+        (cg_cli_load_first(signer_path, &signer, NULL, &err) != CG_OK ||
+         cg_cli_load_first(signer_key_path, NULL, &signer_key, &err) != CG_OK))
         goto out;
     if (cert_path != NULL) {
-        if (load_first(cert_path, &cert, NULL, &err) != CG_OK ||
+        if (cg_cli_load_first(cert_path, &cert, NULL, &err) != CG_OK ||
             cg_ocsp_request(cert, issuer, NULL, 0, &req, &req_len, &err) != CG_OK)
             goto out;
     } else if (read_request(request_path, &req, &req_len, &err) != CG_OK) {
