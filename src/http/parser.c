@@ -521,7 +521,7 @@ static int finish_head(struct head_state *st, struct cg_http_request *req)
         if (!st->te_last_chunked)
             return fail(st, 400, "chunked is not the final transfer coding");
         if (st->te_other)
-            return fail(st, 501, "transfer coding not implemented");
+            return fail(st, 501, "unknown transfer coding (only chunked is understood)");
         req->body = CG_BODY_CHUNKED;
     } else if (st->has_cl) {
         req->body = req->content_length > 0 ? CG_BODY_LENGTH : CG_BODY_NONE;

@@ -548,6 +548,22 @@ static bool is_head_method(const struct cg_conn *c)
     return c->have_req && c->req.method.len == 4 && memcmp(c->req.method.p, "HEAD", 4) == 0;
 }
 
+/* Ends a head whose body was generated in memory (error pages, the
+ * certificate-info page), appends the body unless the method is HEAD, and
+ * starts sending. head_start() sized the output buffer for both. */
+static int send_generated(struct cg_conn *c, struct head *h, const char *body, size_t len)
+{
+    if (head_finish(c, h, true, len) != CG_OK)
+        return CG_ERR;
+    if (!is_head_method(c)) {
+        memcpy(c->out + c->out_len, body, len);
+        c->out_len += len;
+    }
+    c->state = ST_SEND;
+    arm(c, limits_of(c)->send_timeout_ms);
+    return CG_OK;
+}
+
 /*
  * Prepares an error response from the one renderer (HTML or problem+json by
  * the Accept header) and moves to SEND. close: the connection closes after
@@ -582,15 +598,7 @@ static int respond_error(struct cg_conn *c, const struct cg_error_info *info, bo
     if (content_range != NULL && content_range[0] != '\0')
         head_add(&h, "Content-Range: %s\r\n", content_range);
     head_add(&h, "Cache-Control: no-store\r\n");
-    if (head_finish(c, &h, true, body_len) != CG_OK)
-        goto done;
-    if (!is_head_method(c)) {
-        memcpy(c->out + c->out_len, body, body_len);
-        c->out_len += body_len;
-    }
-    c->state = ST_SEND;
-    arm(c, limits_of(c)->send_timeout_ms);
-    rc = CG_OK;
+    rc = send_generated(c, &h, body, body_len);
 done:
     free(body);
     return rc;
@@ -1374,15 +1382,7 @@ static int respond_certinfo(struct cg_conn *c, const struct cg_conf_site *site)
         c->reason = cg_reason_slug(c->req_verdict->reason);
     head_add(&h, "Content-Type: %s\r\n", ctype);
     head_add(&h, "Cache-Control: no-store\r\nVary: Accept\r\n");
-    if (head_finish(c, &h, true, len) != CG_OK)
-        goto done;
-    if (!is_head_method(c)) {
-        memcpy(c->out + c->out_len, body, len);
-        c->out_len += len;
-    }
-    c->state = ST_SEND;
-    arm(c, limits_of(c)->send_timeout_ms);
-    rc = CG_OK;
+    rc = send_generated(c, &h, body, len);
 done:
     free(body);
     return rc;
