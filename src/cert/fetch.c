@@ -257,15 +257,20 @@ static void complete(struct cg_fetcher *f, struct job *j, CURLcode code)
     r.content_type = ct;
     msg[0] = '\0';
     if (j->too_big || code == CURLE_FILESIZE_EXCEEDED) {
+        r.outcome = CG_FETCH_TOO_LARGE;
         snprintf(msg, sizeof(msg), "the answer is over the size limit of %zu bytes",
                  f->o.max_bytes);
     } else if (code == CURLE_OPERATION_TIMEDOUT) {
+        r.outcome = CG_FETCH_TIMEOUT;
         snprintf(msg, sizeof(msg), "timed out after %u ms", f->o.timeout_ms);
     } else if (code != CURLE_OK) {
+        r.outcome = CG_FETCH_NETWORK_ERROR;
         snprintf(msg, sizeof(msg), "%s", j->curl_err[0] ? j->curl_err : curl_easy_strerror(code));
     } else if (status != 200) {
+        r.outcome = CG_FETCH_HTTP_ERROR;
         snprintf(msg, sizeof(msg), "HTTP %ld", status);
     } else if (j->resp_len == 0) {
+        r.outcome = CG_FETCH_EMPTY;
         snprintf(msg, sizeof(msg), "empty answer");
     } else {
         r.rc = CG_OK;
@@ -377,7 +382,7 @@ struct cg_fetcher *cg_fetcher_new(const struct cg_fetch_opts *opts, char **err)
 
 void cg_fetcher_free(struct cg_fetcher *f)
 {
-    struct cg_fetch_result r = {.rc = CG_ERR, .error = "cancelled"};
+    struct cg_fetch_result r = {.rc = CG_ERR, .outcome = CG_FETCH_CANCELLED, .error = "cancelled"};
 
     if (f == NULL)
         return;
@@ -444,7 +449,8 @@ int cg_fetcher_submit(struct cg_fetcher *f, const char *url, const char *content
     n = neg_find(f, url, body, body_len);
     if (n != NULL && n->until > mono_s()) {
         char msg[512];
-        struct cg_fetch_result r = {.rc = CG_ERR, .negative_cached = true, .error = msg};
+        struct cg_fetch_result r = {.rc = CG_ERR, .outcome = CG_FETCH_BACKOFF,
+                                    .negative_cached = true, .error = msg};
         snprintf(msg, sizeof(msg), "failed recently (%s); not retried for another %.1f s",
                  n->error ? n->error : "?", n->until - mono_s());
         pthread_mutex_unlock(&f->lock);

@@ -41,8 +41,22 @@ struct cg_fetch_opts {
     unsigned max_pending;       /* distinct requests queued or running; 0: 4096 */
 };
 
+/* How a fetch ended, for counters (the error sentence says it for people). */
+typedef enum {
+    CG_FETCH_OK = 0,            /* HTTP 200 with a body within limits */
+    CG_FETCH_TIMEOUT,           /* past timeout_ms */
+    CG_FETCH_NETWORK_ERROR,     /* no HTTP answer: refused, reset, name not resolved, ... */
+    CG_FETCH_HTTP_ERROR,        /* an HTTP status other than 200 */
+    CG_FETCH_TOO_LARGE,         /* over max_bytes */
+    CG_FETCH_EMPTY,             /* 200 with no body */
+    CG_FETCH_BACKOFF,           /* not tried: the same request failed recently */
+    CG_FETCH_CANCELLED,         /* the fetcher was freed first */
+    CG_FETCH__COUNT
+} cg_fetch_outcome_t;
+
 struct cg_fetch_result {
     int rc;                     /* CG_OK: HTTP 200 with a body within limits; CG_ERR otherwise */
+    cg_fetch_outcome_t outcome;
     long http_status;           /* 0 when no HTTP answer came */
     const unsigned char *body;  /* borrowed for the callback's duration */
     size_t len;

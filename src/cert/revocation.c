@@ -14,6 +14,7 @@
 
 #include "cert/crl_index.h"
 #include "cert/ocsp.h"
+#include "cert/rev_stats.h"
 #include "cert/revocation.h"
 #include "cert/trust_internal.h"
 #include "core/common.h"
@@ -522,6 +523,7 @@ static void crl_fetched(void *arg, const struct cg_fetch_result *r)
                             NULL) == CG_OK)
             cg_revcache_set_index(pf->o.cache, one->url, ix);
     }
+    cg_rev_stats_crl_fetched(r, ix != NULL);
     free(err);
     cg_crl_index_unref(ix);
     free(one->url);
@@ -590,11 +592,14 @@ static void ocsp_fetched(void *arg, const struct cg_fetch_result *r)
 
     fetch_outcome(r, how, sizeof(how));
     if (r->rc != CG_OK) {
+        cg_rev_stats_ocsp_fetched(r, CG_OCSP_ERR_NONE);
         prefetch_note(pf, "OCSP POST %s: %s", one->url, how);
     } else if (cg_ocsp_judge(r->body, r->len, pf->cert, pf->issuer, &p, &res, &err) != CG_OK) {
+        cg_rev_stats_ocsp_fetched(r, res.error);
         prefetch_note(pf, "OCSP POST %s: %s: unusable answer (%s): %s", one->url, how,
                       cg_ocsp_error_slug(res.error), err ? err : "?");
     } else {
+        cg_rev_stats_ocsp_fetched(r, CG_OCSP_ERR_NONE);
         prefetch_note(pf, "OCSP POST %s: %s: %s", one->url, how, cg_ocsp_status_slug(res.status));
         cg_revcache_put(pf->o.cache, CG_REVCACHE_OCSP, pf->ocsp_key, r->body, r->len, pf->now,
                         res.this_update, res.next_update, NULL);

@@ -120,6 +120,7 @@ void cg_conf_free(struct cg_conf *c)
     free(c->access_log.path);
     free(c->error_log.path);
     free(c->revocation.ocsp_responder);
+    free(c->admin.listen);
     for (size_t i = 0; i < c->n_sites; i++)
         free_site(&c->sites[i]);
     free(c->sites);

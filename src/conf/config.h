@@ -159,6 +159,19 @@ struct cg_conf_listener {
     long default_entry;           /* index in sites of the site without hostnames; -1: none */
 };
 
+/*
+ * `admin:` the admin listener (plain HTTP, GET /metrics) and the bounds of
+ * the metrics. Off unless `listen` is given. The admin address may not be
+ * one a binding listens on (nor overlap one through a wildcard address).
+ */
+struct cg_conf_admin {
+    char *listen;                 /* as written; NULL: no admin listener */
+    struct sockaddr_storage addr; /* parsed; port 0 means an ephemeral port */
+    socklen_t addr_len;
+    unsigned max_sites;           /* distinct site names the metrics tell apart over
+                                     the process's life (256); read at start only */
+};
+
 struct cg_conf {
     char *file;                   /* absolute path of the file loaded */
     unsigned workers;             /* resolved: `auto` -> number of cores */
@@ -174,6 +187,7 @@ struct cg_conf {
     size_t n_sites;
     struct cg_conf_listener *listeners;
     size_t n_listeners;
+    struct cg_conf_admin admin;
     char **warnings;              /* legal but probably unintended settings, as
                                      "FILE:LINE:COL: key: text"; for logs and `config check` */
     size_t n_warnings;

@@ -108,5 +108,14 @@ json_t *cg_conf_to_json(const struct cg_conf *c)
         json_decref(o);
         return NULL;
     }
+    if (o != NULL) {
+        json_t *a = json_pack("{s:I}", "max_sites", (json_int_t)c->admin.max_sites);
+        if (a != NULL && c->admin.listen != NULL)
+            json_object_set_new(a, "listen", json_string(c->admin.listen));
+        if (a == NULL || json_object_set_new(o, "admin", a) != 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
     return o;
 }

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -51,7 +52,7 @@ struct ld {
     char path[512];               /* the key path, for messages */
     size_t path_len;
     struct cg_conf *conf;
-    struct meta top, access, errlog, limits, rev;
+    struct meta top, access, errlog, limits, rev, admin;
     struct site_meta *sites;      /* conf->n_sites of them */
     size_t cur_site;
 };
@@ -766,25 +767,32 @@ static const struct dir location_dirs[] = {
 };
 static const struct table location_table = {location_dirs, CG_ARRAY_LEN(location_dirs)};
 
-static int set_listen(struct ld *ld, const struct dir *d, const struct cg_ynode *v, void *obj)
+/* A listen address into (*listen as written, *addr, *len). */
+static int read_listen(struct ld *ld, const struct cg_ynode *v, char **listen,
+                       struct sockaddr_storage *addr, socklen_t *len)
 {
-    struct cg_conf_binding *b = obj;
     char got[80];
     int rc;
 
     if (v->kind != CG_YSCALAR || cg_ytree_is_null(v))
         rc = CG_ERR;
     else
-        rc = cg_conf_parse_listen(v->text, &b->addr, &b->addr_len);
+        rc = cg_conf_parse_listen(v->text, addr, len);
     if (rc == CG_CONF_RANGE)
         return err_node(ld, v, "port out of range (0 to 65535); got %s",
                         cg_ytree_describe(v, got, sizeof(got)));
     if (rc != CG_OK)
         return err_node(ld, v, "expected an address like 127.0.0.1:8443, [::1]:8443, :8443 or "
                         "*:8443; got %s", cg_ytree_describe(v, got, sizeof(got)));
-    free(b->listen);
-    b->listen = strdup(v->text);
-    return b->listen != NULL ? CG_OK : err_node(ld, v, "out of memory");
+    free(*listen);
+    *listen = strdup(v->text);
+    return *listen != NULL ? CG_OK : err_node(ld, v, "out of memory");
+}
+
+static int set_listen(struct ld *ld, const struct dir *d, const struct cg_ynode *v, void *obj)
+{
+    struct cg_conf_binding *b = obj;
+    return read_listen(ld, v, &b->listen, &b->addr, &b->addr_len);
 }
 
 #define BIND(f) FIELD(struct cg_conf_binding, f)
@@ -798,6 +806,26 @@ static const struct dir binding_dirs[] = {
     {"client_ca_list", T_ENUM, BIND(ca_list), 0, 0, cg_conf_ca_list_names, NULL, "roots", 0},
 };
 static const struct table binding_table = {binding_dirs, CG_ARRAY_LEN(binding_dirs)};
+
+static int set_admin_listen(struct ld *ld, const struct dir *d, const struct cg_ynode *v,
+                            void *obj)
+{
+    struct cg_conf_admin *a = obj;
+    return read_listen(ld, v, &a->listen, &a->addr, &a->addr_len);
+}
+
+#define ADMIN(f) FIELD(struct cg_conf_admin, f)
+static const struct dir admin_dirs[] = {
+    {"listen", T_CUSTOM, 0, 0, 0, 0, NULL, set_admin_listen, NULL, 0},
+    {"max_sites", T_UINT, ADMIN(max_sites), 1, 65536, NULL, NULL, "256", 0},
+};
+static const struct table admin_table = {admin_dirs, CG_ARRAY_LEN(admin_dirs)};
+
+static int set_admin(struct ld *ld, const struct dir *d, const struct cg_ynode *v, void *obj)
+{
+    return apply_table(ld, &admin_table, v, &((struct cg_conf *)obj)->admin, &ld->admin,
+                       "listen, max_sites");
+}
 
 /* Reads a sequence of mappings into a new array of `size`-byte objects. */
 static int read_list(struct ld *ld, const struct cg_ynode *v, const char *what, size_t size,
@@ -919,6 +947,7 @@ static const struct dir top_dirs[] = {
     {"revocation", T_CUSTOM, 0, 0, 0, 0, NULL, set_revocation, NULL, 0},
     {"client_certificate_purpose", T_ENUM, TOP(purpose), 0, 0, cg_conf_purpose_names, NULL,
      "client", 0},
+    {"admin", T_CUSTOM, 0, 0, 0, 0, NULL, set_admin, NULL, 0},
     {"sites", T_CUSTOM, 0, 0, 0, 0, NULL, set_sites, NULL, DIR_REQUIRED},
 };
 static const struct table top_table = {top_dirs, CG_ARRAY_LEN(top_dirs)};
@@ -930,6 +959,7 @@ _Static_assert(CG_ARRAY_LEN(limits_dirs) <= MAX_DIRS, "limits_dirs");
 _Static_assert(CG_ARRAY_LEN(rev_dirs) <= MAX_DIRS, "rev_dirs");
 _Static_assert(CG_ARRAY_LEN(binding_dirs) <= MAX_DIRS, "binding_dirs");
 _Static_assert(CG_ARRAY_LEN(location_dirs) <= MAX_DIRS, "location_dirs");
+_Static_assert(CG_ARRAY_LEN(admin_dirs) <= MAX_DIRS, "admin_dirs");
 
 /* ---- merge and validate ------------------------------------------------------ */
 
@@ -1076,6 +1106,53 @@ static bool site_wants_certificates(const struct cg_conf_site *s)
             return true;
     }
     return false;
+}
+
+/* Whether two listen addresses would take the same connections: the same
+ * port (not 0: each ephemeral port is its own) in the same family, and the
+ * same IP or a wildcard on either side (SO_REUSEPORT would let both bind
+ * and split the connections between them). IPv6 sockets are v6-only. */
+static bool listen_overlap(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return false;
+    if (a->ss_family == AF_INET) {
+        const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+        return x->sin_port != 0 && x->sin_port == y->sin_port &&
+               (x->sin_addr.s_addr == y->sin_addr.s_addr || x->sin_addr.s_addr == INADDR_ANY ||
+                y->sin_addr.s_addr == INADDR_ANY);
+    }
+    if (a->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+        return x->sin6_port != 0 && x->sin6_port == y->sin6_port &&
+               (memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0 ||
+                IN6_IS_ADDR_UNSPECIFIED(&x->sin6_addr) || IN6_IS_ADDR_UNSPECIFIED(&y->sin6_addr));
+    }
+    return false;
+}
+
+/* The admin listener needs an address no binding listens on. */
+static int check_admin(struct ld *ld)
+{
+    const struct cg_conf *c = ld->conf;
+    struct mark am = mark_key(&ld->admin, &admin_table, "listen");
+
+    if (c->admin.listen == NULL)
+        return CG_OK;
+    for (size_t si = 0; si < c->n_sites; si++) {
+        for (size_t bi = 0; bi < c->sites[si].n_bindings; bi++) {
+            const struct cg_conf_binding *b = &c->sites[si].bindings[bi];
+            if (!listen_overlap(&c->admin.addr, &b->addr))
+                continue;
+            size_t old = path_push(ld, "admin.listen");
+            err_at(ld, am, "'%s' clashes with site '%s' listening on '%s' (line %u): the admin "
+                   "listener needs an address of its own", c->admin.listen, c->sites[si].name,
+                   b->listen, mark_key(&ld->sites[si].binds[bi], &binding_table, "listen").line);
+            path_pop(ld, old);
+            return CG_ERR;
+        }
+    }
+    return CG_OK;
 }
 
 /* Groups bindings by socket address into listeners and checks what must
@@ -1300,7 +1377,7 @@ static int finalize(struct ld *ld)
         if (rc != CG_OK)
             return rc;
     }
-    if (build_listeners(ld) != CG_OK)
+    if (build_listeners(ld) != CG_OK || check_admin(ld) != CG_OK)
         return CG_ERR;
     add_warnings(ld);
     return CG_OK;
@@ -1365,7 +1442,8 @@ int cg_conf_load_mem_flags(const char *name, const char *base_dir, const char *y
         apply_defaults(&ld, &access_table, &c->access_log) != CG_OK ||
         apply_defaults(&ld, &errlog_table, &c->error_log) != CG_OK ||
         apply_defaults(&ld, &limits_table, &c->limits) != CG_OK ||
-        apply_defaults(&ld, &rev_table, &c->revocation) != CG_OK)
+        apply_defaults(&ld, &rev_table, &c->revocation) != CG_OK ||
+        apply_defaults(&ld, &admin_table, &c->admin) != CG_OK)
         goto cleanup;
     if (apply_table(&ld, &top_table, root, c, &ld.top, "workers, stores, sites, ...") != CG_OK)
         goto cleanup;

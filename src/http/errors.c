@@ -95,6 +95,7 @@ void cg_error_info_http(struct cg_error_info *out, cg_http_error_t e)
     out->status = r->status;
     out->substatus = r->substatus;
     out->code = r->code;
+    out->cause = cg_error_cause_http(e);
     out->reason = r->slug;
     out->title = r->title;
     out->user_text = r->user;
@@ -109,6 +110,7 @@ void cg_error_info_cert(struct cg_error_info *out, cg_reason_t r,
     out->status = cg_reason_status(r);
     out->substatus = cg_reason_substatus(r);
     out->code = cg_reason_code(r);
+    out->cause = (int)r;
     out->reason = cg_reason_slug(r);
     out->title = cg_reason_title(r);
     out->user_text = cg_reason_user_text(r);

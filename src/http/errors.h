@@ -98,9 +98,18 @@ cg_http_error_t cg_http_error_from_status(int status);
 /* The RFC 9110 reason phrase for a status ("Forbidden"); "Unknown" if none. */
 const char *cg_http_status_text(int status);
 
+/*
+ * One number per row of both tables, for counters keyed by cause (the
+ * metrics): a certificate reason r is r, an HTTP error e is
+ * CG_REASON__COUNT + e. Its slug is the row's slug.
+ */
+#define CG_ERROR_CAUSES (CG_REASON__COUNT + CG_HTTP_ERR__COUNT)
+static inline int cg_error_cause_http(cg_http_error_t e) { return CG_REASON__COUNT + (int)e; }
+
 /* What a renderer needs. All strings borrowed; static ones from the tables. */
 struct cg_error_info {
     int status, substatus;
+    int cause;                 /* the row, as above */
     const char *code;          /* "403.14" */
     const char *reason;        /* slug */
     const char *title;

@@ -26,6 +26,7 @@ struct cg_tls_session_cache {
     struct sc_entry *buckets[CG_SC_BUCKETS];
     struct sc_entry *oldest, *newest;
     size_t count, max;
+    uint64_t hits, misses;             /* get_cb lookups, under the lock */
 };
 
 static int sc_idx = -1;
@@ -141,6 +142,10 @@ static SSL_SESSION *get_cb(SSL *ssl, const unsigned char *id, int len, int *copy
             SSL_SESSION_up_ref(sess);
         }
     }
+    if (sess != NULL)
+        sc->hits++;
+    else
+        sc->misses++;
     pthread_mutex_unlock(&sc->lock);
     return sess;
 }
@@ -205,4 +210,14 @@ size_t cg_tls_session_cache_count(struct cg_tls_session_cache *sc)
     n = sc->count;
     pthread_mutex_unlock(&sc->lock);
     return n;
+}
+
+void cg_tls_session_cache_stats(struct cg_tls_session_cache *sc,
+                                struct cg_tls_session_cache_stats *out)
+{
+    pthread_mutex_lock(&sc->lock);
+    out->entries = sc->count;
+    out->hits = sc->hits;
+    out->misses = sc->misses;
+    pthread_mutex_unlock(&sc->lock);
 }

@@ -21,6 +21,7 @@
 #define CG_TLS_SESSION_CACHE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <openssl/ssl.h>
 
@@ -38,6 +39,13 @@ void cg_tls_session_cache_free(struct cg_tls_session_cache *sc);
 int cg_tls_session_cache_attach(struct cg_tls_session_cache *sc, SSL_CTX *ctx);
 /* Sessions held now (for tests and metrics). */
 size_t cg_tls_session_cache_count(struct cg_tls_session_cache *sc);
+/* Lookups of a session to resume: found (and not expired) or not. */
+struct cg_tls_session_cache_stats {
+    size_t entries;
+    uint64_t hits, misses;
+};
+void cg_tls_session_cache_stats(struct cg_tls_session_cache *sc,
+                                struct cg_tls_session_cache_stats *out);
 /* Initialises the SSL_CTX ex_data index once (cg_tls_global_init calls it). */
 int cg_tls_session_cache_global_init(void);
 
