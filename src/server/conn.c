@@ -29,6 +29,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,7 @@
 #include "http/errors.h"
 #include "http/parser.h"
 #include "http/uri.h"
+#include "server/admin.h"
 #include "server/certinfo_page.h"
 #include "server/internal.h"
 
@@ -85,6 +87,7 @@ struct cg_conn {
     bool peeked;                           /* first byte of a TLS connection checked */
     bool close_after;                      /* close once the current response is sent */
     bool draining;
+    bool admin;                            /* on the admin listener: GET /metrics only */
     SSL *ssl;
     struct cg_tls_peer peer;
     struct sockaddr_storage client;
@@ -120,6 +123,10 @@ struct cg_conn {
     bool logged;
     char code_buf[8];                      /* see respond_status() */
     const struct cg_verdict *req_verdict;  /* consulted by this request (accept / require) */
+    size_t metric_site;                    /* the request's site slot (admin.h) */
+    int cause;                             /* error row of an error response (errors.h); -1 */
+    /* Fatal alerts of the handshake, for the failure's kind: desc + 1, 0 none. */
+    unsigned alert_sent, alert_recv;
 
     /* The client certificate, judged once per connection (conn_verdict()),
      * released with it. Never taken from anything but the TLS layer. Either
@@ -274,6 +281,19 @@ static bool common_name(X509 *cert, char *out, size_t cap)
     return true;
 }
 
+/* The request's line in the metrics: by site and status class, and for a
+ * refusal (403.x, 421) by its cause, whose slug is the access log's. */
+static void count_request(struct cg_conn *c)
+{
+    size_t base = CG_M_SITES + c->metric_site * CG_M_PER_SITE;
+    int cls = c->status / 100;
+
+    if (cls >= 1 && cls <= CG_M_CLASSES)
+        cg_worker_count(c->w, base + (size_t)(cls - 1));
+    if ((c->status == 403 || c->status == 421) && c->cause >= 0 && c->cause < CG_ERROR_CAUSES)
+        cg_worker_count(c->w, base + CG_M_CLASSES + (size_t)c->cause);
+}
+
 static void access_log(struct cg_conn *c)
 {
     struct cg_access_entry e;
@@ -284,9 +304,14 @@ static void access_log(struct cg_conn *c)
     char cn[256];
     unsigned s_port, c_port;
 
-    if (c->logged || !c->w->alog_ok || c->status == 0)
+    if (c->logged || c->status == 0)
         return;
     c->logged = true;
+    if (c->admin)
+        return;   /* scrapes stay out of the access log and the request counters */
+    count_request(c);
+    if (!c->w->alog_ok)
+        return;
     memset(&e, 0, sizeof(e));
     if (l->wildcard && getsockname(c->io.fd, (struct sockaddr *)&local, &local_len) == 0)
         addr_text(&local, s_ip, sizeof(s_ip), &s_port);
@@ -437,6 +462,8 @@ static void conn_free(struct cg_conn *c)
     if (c->next != NULL)
         c->next->prev = c->prev;
     w->n_conns--;
+    if (!c->admin)
+        cg_worker_count(w, CG_M_CONN_CLOSED);
     free(c);
     atomic_fetch_sub_explicit(&w->srv->n_conns, 1, memory_order_relaxed);
     cg_worker_conn_gone(w);
@@ -451,6 +478,8 @@ static void on_timer(struct cg_loop *loop, struct cg_timer *t)
                            "body_timeout", "send_timeout", "linger", "revocation timeout"};
 
     (void)loop;
+    if (c->state == ST_HANDSHAKE)
+        cg_worker_count(c->w, CG_M_TLS_FAIL + CG_HS_FAIL_TIMEOUT);
     if (c->state == ST_PARK) {
         /* Not a failure of the connection: the request is answered with
          * what the cache holds by now. */
@@ -592,6 +621,7 @@ static int respond_error(struct cg_conn *c, const struct cg_error_info *info, bo
         goto done;
     c->substatus = info->substatus;
     c->reason = info->reason;
+    c->cause = info->cause;
     head_add(&h, "Content-Type: %s\r\n", ctype);
     if (allow != NULL)
         head_add(&h, "Allow: %s\r\n", allow);
@@ -979,6 +1009,7 @@ static void park_unlink(struct cg_conn *c)
 
 static void park(struct cg_conn *c, unsigned timeout_ms)
 {
+    cg_worker_count(c->w, CG_M_REV_PARKED);
     c->state = ST_PARK;
     c->rev_parked = true;
     c->want = 0;   /* no reading while parked: the driver drops read interest */
@@ -1083,6 +1114,21 @@ static void rev_note_wait(const struct cg_conn *c, struct cg_verdict *v)
     }
 }
 
+/* The revocation statuses the connection's verdict used, per element
+ * checked: by the source of the answer (none: no answer could be had). */
+static void count_answers(struct cg_conn *c, const struct cg_verdict *v)
+{
+    for (size_t i = 0; i < v->path_len; i++) {
+        const struct cg_revocation_info *r = &v->path[i].revocation;
+        if (r->source == CG_REV_SOURCE_NONE && (r->status != CG_REV_UNKNOWN || r->tried == NULL))
+            continue;   /* not checked */
+        if ((size_t)r->source >= CG_M_REV_SOURCES || (size_t)r->status >= CG_M_REV_STATUSES)
+            continue;
+        cg_worker_count(c->w, CG_M_REV_ANSWERS + (size_t)r->source * CG_M_REV_STATUSES +
+                                  (size_t)r->status);
+    }
+}
+
 /*
  * The verdict on the client certificate of this connection, judged the
  * first time a request needs it and kept for the others. The chain comes
@@ -1151,6 +1197,8 @@ static int conn_verdict(struct cg_conn *c, const struct cg_conf_site *site,
     v = &c->verdict;
     *out = v;
 judged:
+    if (online)
+        count_answers(c, v);
     if (leaf != NULL)
         conn_log(c, CG_LOG_DEBUG, "client certificate judged%s: %s %s",
                  cg_tls_resumed(c->ssl) ? " again (resumed session)" : "", v->code,
@@ -1221,17 +1269,24 @@ static void line_revocation(struct line *l, const struct cg_verdict *v)
 
 /* Served although some status is unknown (on_unknown: allow): one line
  * saying so and what was tried, so the administrator sees it. */
-static void log_rev_allowed(const struct cg_conn *c, const struct cg_conf_site *site,
-                            const struct cg_verdict *v)
+/* Whether some element's revocation status was asked and is unknown. */
+static bool rev_unknown(const struct cg_verdict *v)
 {
-    struct line l;
-    char who[80];
     bool unknown = false;
 
     for (size_t i = 0; i < v->path_len; i++)
         unknown |= v->path[i].revocation.status == CG_REV_UNKNOWN &&
                    v->path[i].revocation.tried != NULL;
-    if (!unknown || !cg_log_enabled(CG_LOG_WARN))
+    return unknown;
+}
+
+static void log_rev_allowed(const struct cg_conn *c, const struct cg_conf_site *site,
+                            const struct cg_verdict *v)
+{
+    struct line l;
+    char who[80];
+
+    if (!rev_unknown(v) || !cg_log_enabled(CG_LOG_WARN))
         return;
     l.len = 0;
     l.cut = false;
@@ -1332,6 +1387,8 @@ static int request_policy(struct cg_conn *c, const struct cg_conf_site *site,
         return rc;
     c->req_verdict = v;
     if (mode == CG_CLIENT_CERT_ACCEPT || v->reason == CG_REASON_OK) {
+        if (v->reason == CG_REASON_OK && rev_unknown(v))
+            cg_worker_count(c->w, CG_M_REV_UNKNOWN_ALLOWED);
         log_rev_allowed(c, site, v);
         return CG_OK;
     }
@@ -1388,6 +1445,41 @@ done:
     return rc;
 }
 
+/*
+ * The admin listener: GET (or HEAD) /metrics, the query ignored; 404 for any
+ * other path, 405 for another method, through the same error renderer as
+ * the sites. Nothing of a site is reachable from here.
+ */
+static int respond_admin(struct cg_conn *c)
+{
+    struct cg_metrics_text t;
+    struct head h;
+    int rc = CG_ERR;
+
+    if (!(c->req.path.len == 8 && memcmp(c->req.path.p, "/metrics", 8) == 0))
+        return respond_http_error(c, CG_HTTP_ERR_NOT_FOUND, NULL, false);
+    if (!is_head_method(c) &&
+        !(c->req.method.len == 3 && memcmp(c->req.method.p, "GET", 3) == 0)) {
+        struct cg_error_info info;
+        cg_error_info_http(&info, CG_HTTP_ERR_METHOD_NOT_ALLOWED);
+        return respond_error(c, &info, false, "GET, HEAD", NULL);
+    }
+    cg_metrics_text_init(&t, CG_ADMIN_BODY_MAX);
+    if (cg_admin_render(c->w->srv, c->gen, &t) != CG_OK) {
+        conn_log(c, CG_LOG_ERROR, "metrics: the page does not fit %u bytes (or out of memory)",
+                 CG_ADMIN_BODY_MAX);
+        rc = respond_http_error(c, CG_HTTP_ERR_INTERNAL_ERROR, NULL, true);
+        goto done;
+    }
+    if (head_start(c, &h, 200, 0, t.len) != CG_OK)
+        goto done;
+    head_add(&h, "Content-Type: %s\r\nCache-Control: no-store\r\n", CG_METRICS_CONTENT_TYPE);
+    rc = send_generated(c, &h, t.p, t.len);
+done:
+    cg_metrics_text_free(&t);
+    return rc;
+}
+
 /* The head and body are in; decide and prepare the answer. */
 static int respond(struct cg_conn *c)
 {
@@ -1401,9 +1493,13 @@ static int respond(struct cg_conn *c)
     int status = 400, rc;
     const char *why = NULL;
 
+    if (c->admin)
+        return respond_admin(c);
     site = cl->n_sites > 0 ? cg_conf_find_site(conf, cl->sites[0].binding, c->req.host.p,
                                                 c->req.host.len)
                            : NULL;
+    if (site != NULL && c->gen->metric_slot != NULL)
+        c->metric_site = c->gen->metric_slot[site - conf->sites];
     if (site == NULL) {
         conn_log(c, CG_LOG_INFO, "request refused: no site for Host '%.*s'",
                  (int)(c->req.host.len > 200 ? 200 : c->req.host.len), c->req.host.p);
@@ -1455,6 +1551,46 @@ done:
 
 /* ---- states ---------------------------------------------------------------- */
 
+/*
+ * OpenSSL's info callback, for the metrics: which fatal alert the handshake
+ * ended with, and renegotiations refused. Reads only the alert; the
+ * connection is found from the cg_tls_peer it embeds (tls.h attaches it).
+ */
+static void on_tls_info(const SSL *ssl, int where, int ret)
+{
+    struct cg_tls_peer *peer;
+    struct cg_conn *c;
+    unsigned level = ((unsigned)ret >> 8) & 0xff, desc = (unsigned)ret & 0xff;
+
+    if ((where & SSL_CB_ALERT) == 0 || (peer = cg_tls_peer_of(ssl)) == NULL)
+        return;
+    c = (struct cg_conn *)(void *)((char *)peer - offsetof(struct cg_conn, peer));
+    if ((where & SSL_CB_WRITE) != 0) {
+        /* A TLS 1.2 ClientHello after the handshake: SSL_OP_NO_RENEGOTIATION
+         * answers with this warning and carries on without renegotiating. */
+        if (desc == SSL_AD_NO_RENEGOTIATION)
+            cg_worker_count(c->w, CG_M_TLS_RENEG_REFUSED);
+        else if (level == SSL3_AL_FATAL && c->alert_sent == 0)
+            c->alert_sent = desc + 1;
+    } else if (level == SSL3_AL_FATAL && c->alert_recv == 0) {
+        c->alert_recv = desc + 1;
+    }
+}
+
+/* Why the handshake failed, from the alerts it ended with. A failed
+ * CertificateVerify is the one decrypt_error sent after a client
+ * certificate came (tls.h: the only way a certificate aborts a handshake). */
+static cg_hs_fail_t handshake_failure(const struct cg_conn *c)
+{
+    if (c->alert_sent == SSL_AD_DECRYPT_ERROR + 1 && c->peer.verify_called)
+        return CG_HS_FAIL_CERT_VERIFY;
+    if (c->alert_sent != 0)
+        return CG_HS_FAIL_PROTOCOL;
+    if (c->alert_recv != 0)
+        return CG_HS_FAIL_CLIENT_ALERT;
+    return CG_HS_FAIL_CLOSED;
+}
+
 static int st_handshake(struct cg_conn *c)
 {
     int want = 0;
@@ -1475,6 +1611,7 @@ static int st_handshake(struct cg_conn *c)
          * case letter is a plain HTTP request, which gets an answer it can
          * read. */
         if (b != 0x16) {
+            cg_worker_count(c->w, CG_M_TLS_FAIL + CG_HS_FAIL_NOT_TLS);
             if (b >= 'A' && b <= 'Z') {
                 conn_log(c, CG_LOG_INFO, "refused: plain HTTP request on a TLS port");
                 c->have_req = false;
@@ -1493,9 +1630,11 @@ static int st_handshake(struct cg_conn *c)
         return CG_AGAIN;
     }
     if (r != CG_OK) {
+        cg_worker_count(c->w, CG_M_TLS_FAIL + handshake_failure(c));
         conn_log(c, CG_LOG_INFO, "TLS handshake failed: %s", why != NULL ? why : "unknown");
         return CG_ERR;
     }
+    cg_worker_count(c->w, cg_tls_resumed(c->ssl) ? CG_M_TLS_RESUMED : CG_M_TLS_FULL);
     c->tls_up = true;
     c->state = ST_HEAD;
     arm(c, limits_of(c)->header_timeout_ms);
@@ -1724,6 +1863,8 @@ static int finish_response(struct cg_conn *c)
     c->logged = false;
     c->status = 0;
     c->reason = NULL;
+    c->cause = -1;
+    c->metric_site = CG_M_SITE_NONE;
     c->req_verdict = NULL;
     c->bytes_sent = c->bytes_received = 0;
     c->scanned = 0;
@@ -1906,7 +2047,7 @@ static void conn_new(struct cg_worker *w, size_t li, int fd, const struct sockad
     unsigned n;
     int one = 1;
 
-    if (cli < 0) {
+    if (cli < 0 && cli != CG_GEN_ADMIN) {
         close(fd);
         return;
     }
@@ -1936,11 +2077,18 @@ static void conn_new(struct cg_worker *w, size_t li, int fd, const struct sockad
     c->timer.data = c;
     c->file_fd = -1;
     c->gen = cg_gen_ref(gen);
-    c->conf_listener = (size_t)cli;
+    c->admin = cli == CG_GEN_ADMIN;
+    /* An admin connection has no conf listener; respond() turns it away
+     * before anything reads one. */
+    c->conf_listener = c->admin ? 0 : (size_t)cli;
     c->srv_listener = li;
     c->client = *ss;
     c->client_len = ss_len;
-    c->tls = gen->conf->listeners[cli].tls;
+    c->tls = !c->admin && gen->conf->listeners[cli].tls;
+    c->cause = -1;
+    c->metric_site = CG_M_SITE_NONE;
+    if (!c->admin)
+        cg_worker_count(w, CG_M_CONN_ACCEPTED);
     c->next = w->conns;
     if (w->conns != NULL)
         w->conns->prev = c;
@@ -1954,6 +2102,7 @@ static void conn_new(struct cg_worker *w, size_t li, int fd, const struct sockad
             conn_free(c);
             return;
         }
+        SSL_set_info_callback(c->ssl, on_tls_info);
         c->state = ST_HANDSHAKE;
         arm(c, gen->conf->limits.handshake_timeout_ms);
     } else {

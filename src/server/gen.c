@@ -7,6 +7,7 @@
 
 #include "core/common.h"
 #include "core/log.h"
+#include "server/admin.h"
 #include "server/internal.h"
 
 static void gen_free(struct cg_gen *g)
@@ -21,6 +22,7 @@ static void gen_free(struct cg_gen *g)
     }
     free(g->tls);
     free(g->roots);
+    free(g->metric_slot);
     cg_trust_unref(g->trust);
     cg_conf_unref(g->conf);
     free(g);
@@ -148,7 +150,7 @@ int cg_gen_build(struct cg_server *srv, struct cg_conf *conf, struct cg_gen **ou
     atomic_init(&g->refs, 1);
     g->conf = cg_conf_ref(conf);
     for (size_t i = 0; i < CG_SERVER_MAX_LISTENERS; i++)
-        g->by_socket[i] = -1;
+        g->by_socket[i] = CG_GEN_UNUSED;
     g->tls = calloc(conf->n_listeners ? conf->n_listeners : 1, sizeof(*g->tls));
     g->roots = calloc(conf->n_sites ? conf->n_sites : 1, sizeof(*g->roots));
     if (g->tls == NULL || g->roots == NULL) {
@@ -168,6 +170,13 @@ int cg_gen_build(struct cg_server *srv, struct cg_conf *conf, struct cg_gen **ou
     }
     if (build_ca_list(conf, g->trust, &topts.ca_names, err) != CG_OK)
         goto done;
+    if (srv != NULL && srv->metrics != NULL) {
+        g->metric_slot = calloc(conf->n_sites ? conf->n_sites : 1, sizeof(*g->metric_slot));
+        if (g->metric_slot == NULL || cg_admin_site_slots(srv, conf, g->metric_slot) != CG_OK) {
+            cg_set_err(err, "out of memory");
+            goto done;
+        }
+    }
     if (srv != NULL) {
         if (revocation_setup(srv, conf, err) != CG_OK)
             goto done;

@@ -34,6 +34,7 @@
 #include "core/access_log.h"
 #include "core/bufpool.h"
 #include "core/loop.h"
+#include "core/metrics.h"
 #include "http/static.h"
 #include "tls/session_cache.h"
 #include "tls/tls.h"
@@ -61,10 +62,17 @@ struct cg_gen {
      * never through the server, so a worker sees them published with it. */
     struct cg_fetcher *fetcher;
     struct cg_revcache *revcache;
-    /* server listener index -> conf listener index, -1 when this generation
-     * does not listen there (the listener was retired). */
+    /* server listener index -> conf listener index, CG_GEN_UNUSED when this
+     * generation does not listen there (the listener was retired), or
+     * CG_GEN_ADMIN for the admin listener. */
     long by_socket[CG_SERVER_MAX_LISTENERS];
+    /* conf site index -> its slot in the server's metrics (admin.h); NULL
+     * when built without a server. */
+    size_t *metric_slot;
 };
+
+#define CG_GEN_UNUSED (-1)
+#define CG_GEN_ADMIN  (-2)
 
 /* One socket address, listened on by every worker; survives reloads. */
 struct cg_listener {
@@ -74,6 +82,7 @@ struct cg_listener {
     socklen_t addr_len;
     char name[64];                        /* "127.0.0.1:43211", "[::1]:8443" */
     bool tls;
+    bool admin;                           /* opened for the admin listener: never a site's */
     bool wildcard;                        /* bound to 0.0.0.0 / :: */
     atomic_bool retired;                  /* no longer in the config: workers close it */
     int *fds;                             /* one per worker; the worker owns and closes it */
@@ -94,6 +103,7 @@ struct cg_worker {
     struct cg_loop *loop;
     struct cg_gen *gen;                   /* reference */
     unsigned gen_seen;                    /* id of gen; under srv->gen_lock */
+    struct cg_metrics_shard *ms;          /* this worker's counters (admin.h) */
     struct cg_io lio[CG_SERVER_MAX_LISTENERS];
     size_t n_lio;                         /* listeners registered so far */
     struct cg_timer flush_timer, drain_timer, stop_timer;
@@ -147,7 +157,15 @@ struct cg_server {
      * (answers outlive a config change); freed after the workers stop. */
     struct cg_fetcher *fetcher;
     struct cg_revcache *revcache;
+    /* The counters (admin.h): made at start, kept across reloads. The site
+     * names given a slot so far (control thread only). */
+    struct cg_metrics *metrics;
+    char **metric_sites;
+    size_t n_metric_sites, max_metric_sites;
 };
+
+/* Adds one to counter i of the worker's shard. */
+static inline void cg_worker_count(struct cg_worker *w, size_t i) { cg_metrics_add(w->ms, i, 1); }
 
 /* gen.c */
 int cg_gen_build(struct cg_server *srv, struct cg_conf *conf, struct cg_gen **out, char **err);

@@ -20,6 +20,7 @@
 
 #include "core/common.h"
 #include "core/log.h"
+#include "server/admin.h"
 #include "server/internal.h"
 
 #define CG_SERVER_BACKLOG 4096
@@ -143,10 +144,14 @@ fail:
     return CG_ERR;
 }
 
-static long find_listener(const struct cg_server *srv, size_t n, const struct sockaddr_storage *a)
+/* The open listener for address `a` in the role asked (a site's or the
+ * admin's: "127.0.0.1:0" names a different socket for each). */
+static long find_listener(const struct cg_server *srv, size_t n, const struct sockaddr_storage *a,
+                          bool admin)
 {
     for (size_t i = 0; i < n; i++) {
-        if (!atomic_load(&srv->listeners[i].retired) && addr_equal(&srv->listeners[i].conf_addr, a))
+        if (!atomic_load(&srv->listeners[i].retired) && srv->listeners[i].admin == admin &&
+            addr_equal(&srv->listeners[i].conf_addr, a))
             return (long)i;
     }
     return -1;
@@ -164,7 +169,7 @@ static int listeners_prepare(struct cg_server *srv, const struct cg_conf *conf,
 
     for (size_t j = 0; j < conf->n_listeners; j++) {
         const struct cg_conf_listener *cl = &conf->listeners[j];
-        long i = find_listener(srv, *n, &cl->addr);
+        long i = find_listener(srv, *n, &cl->addr, false);
         if (i >= 0) {
             if (srv->listeners[i].tls != cl->tls) {
                 cg_set_err(err, "listen %s changed between http and https: restart to apply",
@@ -181,6 +186,23 @@ static int listeners_prepare(struct cg_server *srv, const struct cg_conf *conf,
             i = (long)(*n)++;
         }
         gen->by_socket[i] = (long)j;
+    }
+    if (conf->admin.listen != NULL) {
+        long i = find_listener(srv, *n, &conf->admin.addr, true);
+        if (i < 0) {
+            struct cg_conf_listener al = {.listen = conf->admin.listen,
+                                          .addr = conf->admin.addr,
+                                          .addr_len = conf->admin.addr_len};
+            if (*n == CG_SERVER_MAX_LISTENERS) {
+                cg_set_err(err, "more than %d listen addresses", CG_SERVER_MAX_LISTENERS);
+                goto fail;
+            }
+            if (listener_open(srv, &al, &srv->listeners[*n], err) != CG_OK)
+                goto fail;
+            srv->listeners[*n].admin = true;
+            i = (long)(*n)++;
+        }
+        gen->by_socket[i] = CG_GEN_ADMIN;
     }
     return CG_OK;
 fail:
@@ -346,6 +368,7 @@ static int worker_init(struct cg_server *srv, struct cg_worker *w, unsigned idx,
         return CG_ERR;
     w->gen = cg_gen_ref(srv->gen);
     w->gen_seen = w->gen->id;
+    w->ms = cg_metrics_shard(srv->metrics, idx);
     cg_bufpool_init(&w->in_pool, cg_conn_in_size(&w->gen->conf->limits), CG_SERVER_POOL_KEEP);
     cg_bufpool_init(&w->out_pool, cg_conn_out_size(), CG_SERVER_POOL_KEEP);
     w->flush_timer.cb = on_flush;
@@ -442,6 +465,9 @@ static void reload(struct cg_server *srv)
     if (conf->workers != srv->n_workers)
         cg_log(CG_LOG_WARN, "reload: workers changed from %u to %u: restart to apply",
                srv->n_workers, conf->workers);
+    if (conf->admin.max_sites != srv->max_metric_sites)
+        cg_log(CG_LOG_WARN, "reload: admin.max_sites changed from %zu to %u: restart to apply",
+               srv->max_metric_sites, conf->admin.max_sites);
     if (cg_gen_build(srv, conf, &gen, &err) != CG_OK)
         goto refused;
     gen->id = ++srv->next_gen_id;
@@ -449,14 +475,14 @@ static void reload(struct cg_server *srv)
         goto refused;
     /* Addresses the new config no longer names stop listening. */
     for (size_t i = 0; i < n; i++) {
-        if (gen->by_socket[i] < 0 && !atomic_load(&srv->listeners[i].retired)) {
+        if (gen->by_socket[i] == CG_GEN_UNUSED && !atomic_load(&srv->listeners[i].retired)) {
             atomic_store(&srv->listeners[i].retired, true);
             cg_log(CG_LOG_INFO, "reload: no longer listening on %s", srv->listeners[i].name);
         }
     }
     for (size_t i = srv->n_listeners; i < n; i++)
         cg_log(CG_LOG_INFO, "reload: now listening on %s (%s)", srv->listeners[i].name,
-               srv->listeners[i].tls ? "https" : "http");
+               srv->listeners[i].admin ? "admin" : srv->listeners[i].tls ? "https" : "http");
     cg_log_set_level(conf->error_log.level);
     publish(srv, gen, n);
     cg_log(CG_LOG_INFO, "reload: generation %u applied", srv->next_gen_id);
@@ -522,6 +548,11 @@ static int write_ready(struct cg_server *srv, const char *path, char **err)
                 }
             }
         }
+    }
+    /* "admin" is no listen address, so no binding's line can look like it. */
+    for (size_t i = 0; i < srv->n_listeners; i++) {
+        if (srv->gen->by_socket[i] == CG_GEN_ADMIN)
+            fprintf(f, "admin %s http\n", srv->listeners[i].name);
     }
     fprintf(f, "ready %ld\n", (long)getpid());
     if (fclose(f) != 0)
@@ -607,6 +638,8 @@ int cg_server_run(struct cg_conf *conf, const struct cg_server_opts *opts, char 
     srv->alog = cg_access_log_open(conf->access_log.path, conf->access_log.format, err);
     if (srv->alog == NULL)
         goto done;
+    if (cg_admin_metrics_new(srv, conf, err) != CG_OK)
+        goto done;
     srv->sessions = cg_tls_session_cache_new(CG_TLS_SESSION_CACHE_ENTRIES);
     srv->verdicts = cg_vcache_new(NULL);
     if (srv->sessions == NULL || srv->verdicts == NULL) {
@@ -638,7 +671,8 @@ int cg_server_run(struct cg_conf *conf, const struct cg_server_opts *opts, char 
     }
     for (size_t i = 0; i < srv->n_listeners; i++)
         cg_log(CG_LOG_INFO, "listening on %s (%s), %u workers", srv->listeners[i].name,
-               srv->listeners[i].tls ? "https" : "http", srv->n_workers);
+               srv->listeners[i].admin ? "admin: GET /metrics"
+               : srv->listeners[i].tls ? "https" : "http", srv->n_workers);
     if (opts != NULL && opts->ready_file != NULL && write_ready(srv, opts->ready_file, err) != CG_OK)
         goto stop;
     rc = control_loop(srv, &set) == CG_OK ? CG_OK : CG_ERR;
@@ -666,6 +700,7 @@ done:
         /* After the workers: their connections held references of their own. */
         cg_vcache_free(srv->verdicts);
         cg_revcache_free(srv->revcache);
+        cg_admin_metrics_free(srv);
         cg_access_log_close(srv->alog);
         if (cond_ok)
             pthread_cond_destroy(&srv->gen_cond);
