@@ -177,6 +177,12 @@ static const struct good_case good_cases[] = {
     {"revocation: {refresh: 30m}", AT(revocation.refresh_s), 1800},
     {"revocation: {max_crl_age: 7d}", AT(revocation.max_crl_age_s), 604800},
     {"revocation: {max_crl_age: 7d}", AT(policy.max_crl_age), 604800},
+    {"admin: {listen: '127.0.0.1:9100'}", AT(admin.max_sites), 256},
+    {"admin: {max_sites: 8}", AT(admin.max_sites), 8},
+    {"admin: {max_sites: 65536}", AT(admin.max_sites), 65536},
+    /* Not a clash: another port, another family (v6-only sockets). */
+    {"admin: {listen: ':81', max_sites: 1}", AT(admin.max_sites), 1},
+    {"admin: {listen: '[::]:80', max_sites: 2}", AT(admin.max_sites), 2},
 };
 
 static uint64_t read_field(const void *base, size_t off, size_t width)
@@ -202,6 +208,29 @@ static void test_good_values(void **state)
                      (unsigned long long)g->want);
         cg_conf_unref(c);
     }
+}
+
+/* The admin listener: off by default; port 0 on both sides is no clash
+ * (each gets an ephemeral port of its own). */
+static void test_admin(void **state)
+{
+    struct cg_conf *c = load_ok(MIN_SITES);
+    const struct sockaddr_in *sin;
+
+    (void)state;
+    assert_null(c->admin.listen);
+    assert_int_equal(c->admin.max_sites, 256);
+    cg_conf_unref(c);
+    c = load_ok("admin: {listen: '127.0.0.1:0', max_sites: 3}\n"
+                "sites: [{name: a, bindings: [{listen: '127.0.0.1:0'}]}]\n");
+    assert_string_equal(c->admin.listen, "127.0.0.1:0");
+    sin = (const struct sockaddr_in *)&c->admin.addr;
+    assert_int_equal(sin->sin_family, AF_INET);
+    assert_int_equal(ntohl(sin->sin_addr.s_addr), 0x7f000001);
+    assert_int_equal(sin->sin_port, 0);
+    assert_int_equal(c->admin.max_sites, 3);
+    assert_int_equal(c->n_listeners, 1);
+    cg_conf_unref(c);
 }
 
 static void test_good_strings(void **state)
@@ -252,6 +281,20 @@ struct bad_case {
 };
 
 static const struct bad_case bad_cases[] = {
+    {"admin: {listen: '127.0.0.1:80'}\n" MIN_SITES,
+     "t.yaml:1:17: admin.listen: '127.0.0.1:80' clashes with site 'a' listening on ':80' "
+     "(line 2): the admin listener needs an address of its own"},
+    {"admin:\n  listen: '*:443'\nsites: [{name: a, bindings: [{listen: ':80'}]},\n"
+     "        {name: b, bindings: [{listen: '10.1.2.3:443'}]}]\n",
+     "t.yaml:2:11: admin.listen: '*:443' clashes with site 'b' listening on '10.1.2.3:443' "
+     "(line 4): the admin listener needs an address of its own"},
+    {"admin: {listen: 'nowhere'}\n" MIN_SITES,
+     "t.yaml:1:17: admin.listen: expected an address like 127.0.0.1:8443, [::1]:8443, :8443 or "
+     "*:8443; got 'nowhere'"},
+    {"admin: {max_sites: 0}\n" MIN_SITES,
+     "t.yaml:1:20: admin.max_sites: expected a whole number from 1 to 65536; got '0'"},
+    {"admin: {port: 9100}\n" MIN_SITES,
+     "t.yaml:1:9: admin: unknown key 'port'; valid keys: listen, max_sites"},
     {"workers: 0\n" MIN_SITES,
      "t.yaml:1:10: workers: expected auto or a number from 1 to 256; got '0'"},
     {"workers: 257\n" MIN_SITES,
@@ -332,7 +375,7 @@ static const struct bad_case bad_cases[] = {
      "on_unknown, stale_grace, timeout, refresh, ocsp_responder, max_crl_age"},
     {"worker: 2\n" MIN_SITES,
      "t.yaml:1:1: unknown key 'worker' (did you mean 'workers'?); valid keys: workers, stores, "
-     "state_dir, access_log, error_log, limits, errors, revocation, client_certificate_purpose, sites"},
+     "state_dir, access_log, error_log, limits, errors, revocation, client_certificate_purpose, admin, sites"},
     {"listen: ':80'\n" MIN_SITES, "t.yaml:1:1: unknown key 'listen'; valid keys: *"},
     {"workers: 2\nworkers: 3\n" MIN_SITES,
      "t.yaml:2:1: duplicate key 'workers' (first set at line 1, column 10)"},
@@ -993,6 +1036,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_good_values),
+        cmocka_unit_test(test_admin),
         cmocka_unit_test(test_good_strings),
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_syntax),
