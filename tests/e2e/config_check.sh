@@ -107,6 +107,12 @@ sites:
     bindings: [{listen: ":80"}]' \
     "bad.yaml:4:5: sites[0]: unknown key 'hostname' (did you mean 'hostnames'?); valid keys: name, hostnames, root, symlinks, ssl, client_certificates, revocation, locations, bindings"
 
+bad admin-clash 'admin: { listen: "127.0.0.1:8080" }
+sites:
+  - name: a
+    bindings: [{listen: "*:8080"}]' \
+    "bad.yaml:1:18: admin.listen: '127.0.0.1:8080' clashes with site 'a' listening on '*:8080' (line 4): the admin listener needs an address of its own"
+
 bad duplicate 'sites: [{name: a, bindings: [{listen: ":80"}]}]
 sites: [{name: b, bindings: [{listen: ":81"}]}]' \
     "bad.yaml:2:1: duplicate key 'sites' (first set at line 1, column 8)"
