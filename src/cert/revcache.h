@@ -34,6 +34,9 @@ struct cg_revcache_opts {
     long stale_grace_s;        /* serve this long past nextUpdate when no fresh answer */
     size_t max_entries;        /* 0: 10000; the entry nearest expiry is dropped first */
     size_t max_bytes;          /* per answer (reload refuses bigger files); 0: 64 MiB */
+    long idle_s;               /* an answer not read for this long (or two of its refresh
+                                  periods, if longer) is no longer refreshed in the
+                                  background; 0: 3600 */
 };
 
 /* Loads what STATE/revocation holds (unreadable files are skipped). */
@@ -77,6 +80,60 @@ void cg_revcache_set_index(struct cg_revcache *c, const char *key, struct cg_crl
 int cg_revcache_get(struct cg_revcache *c, cg_revcache_kind_t kind, const char *key,
                     time_t now, struct cg_revcache_entry *out);
 
+/*
+ * cg_revcache_get for a reader with its own `refresh` (seconds; 0: the
+ * cache's) and stale grace (seconds; negative: the cache's): a site's
+ * policy, when sites differ. Also records the read: an answer is refreshed
+ * in the background only while it is read, on the shortest `refresh` of
+ * its readers.
+ */
+int cg_revcache_get_for(struct cg_revcache *c, cg_revcache_kind_t kind, const char *key,
+                        time_t now, long refresh_s, long stale_grace_s,
+                        struct cg_revcache_entry *out);
+
 size_t cg_revcache_count(struct cg_revcache *c);
+
+/* ---- background refresh ---------------------------------------------------
+ *
+ * An answer whose origin is known (who fetched it says where and how) is
+ * handed out by cg_revcache_take_due a little before it is due (a tenth of
+ * its life, 1 s to 5 min, before min(nextUpdate, fetched + refresh)), once
+ * at a time (in flight until cg_revcache_refresh_done), and again after a
+ * failed refresh with a backoff of 1, 2, 4 ... 64 s while it is still
+ * usable. Readers keep getting the current answer meanwhile; a put replaces
+ * it. Answers reloaded from disk are refreshed only once read again, and
+ * answers no longer read (idle_s) are left to age, so a restart or a site
+ * that went away does not keep the responders busy. */
+struct cg_revcache_origin {
+    char *url;                 /* OCSP: the responder; CRL: the distribution point */
+    X509 *cert;                /* OCSP: the certificate asked about; CRL: NULL */
+    X509 *issuer;              /* the CA that signs the answer */
+    unsigned timeout_ms;       /* per fetch; 0: the fetcher's */
+    size_t max_bytes;          /* CRLs: the size limit; 0: the default */
+};
+
+/* Records where the answer `key` comes from (copied: url duplicated, the
+ * certificates referenced). No effect when the key holds no answer. */
+void cg_revcache_set_origin(struct cg_revcache *c, cg_revcache_kind_t kind, const char *key,
+                            const struct cg_revcache_origin *origin);
+
+struct cg_revcache_due {
+    cg_revcache_kind_t kind;
+    char *key;
+    struct cg_revcache_origin origin;   /* a copy */
+    time_t this_update, next_update;    /* of the answer held */
+    unsigned failures;                  /* refreshes of it failed in a row so far */
+};
+
+/* Fills out[0..cap) with the answers to refresh now, marks them in flight,
+ * returns how many. Each must get cg_revcache_refresh_done, then
+ * cg_revcache_due_clear. */
+size_t cg_revcache_take_due(struct cg_revcache *c, time_t now, struct cg_revcache_due *out,
+                            size_t cap);
+/* The refresh of d is over: ok (the answer was replaced, or confirmed), or
+ * failed (retried after the backoff). */
+void cg_revcache_refresh_done(struct cg_revcache *c, const struct cg_revcache_due *d, bool ok,
+                              time_t now);
+void cg_revcache_due_clear(struct cg_revcache_due *d);
 
 #endif

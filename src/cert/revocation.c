@@ -17,6 +17,7 @@
 #include "cert/revocation.h"
 #include "cert/trust_internal.h"
 #include "core/common.h"
+#include "core/log.h"
 
 #define TRIED_MAX 4096   /* the "tried" line stays readable in a log */
 
@@ -121,6 +122,18 @@ char *cg_revocation_ocsp_key(X509 *cert, X509 *issuer)
 
 /* ---- online ------------------------------------------------------------ */
 
+/* Tells the cache where an answer comes from, for its background refresh
+ * (answers reloaded from disk learn it on their first read). */
+static void remember_origin(const struct cg_rev_online *o, cg_revcache_kind_t kind,
+                            const char *key, const char *url, X509 *cert, X509 *issuer)
+{
+    struct cg_revcache_origin origin = {.url = (char *)url, .cert = cert, .issuer = issuer,
+                                        .timeout_ms = o->timeout_ms,
+                                        .max_bytes = o->max_crl_bytes};
+    if (o->cache != NULL && url != NULL && key != NULL)
+        cg_revcache_set_origin(o->cache, kind, key, &origin);
+}
+
 /* Judges an OCSP DER; CG_OK with a good/revoked answer in *out. */
 static int use_ocsp(const struct cg_rev_online *o, const unsigned char *der, size_t len,
                     X509 *cert, X509 *issuer, time_t at, const char *what,
@@ -166,7 +179,10 @@ static int try_ocsp(const struct cg_rev_online *o, X509 *cert, X509 *issuer, tim
     }
     /* with a nonce, only an answer to this very request will do */
     if (key != NULL && o->cache != NULL && !o->ocsp_nonce)
-        crc = cg_revcache_get(o->cache, CG_REVCACHE_OCSP, key, at, &cached);
+        crc = cg_revcache_get_for(o->cache, CG_REVCACHE_OCSP, key, at, o->refresh_s,
+                                  o->stale_grace, &cached);
+    if (crc != CG_DECLINED)
+        remember_origin(o, CG_REVCACHE_OCSP, key, url, cert, issuer);
     if (crc == CG_OK) {
         snprintf(what, sizeof(what), "OCSP %s (cached)", url);
         rc = use_ocsp(o, cached.der, cached.len, cert, issuer, at, what, NULL, 0, out, &r);
@@ -199,6 +215,7 @@ static int try_ocsp(const struct cg_rev_online *o, X509 *cert, X509 *issuer, tim
             if (cg_revcache_put(o->cache, CG_REVCACHE_OCSP, key, got.body, got.len, at,
                                 r.this_update, r.next_update, &perr) != CG_OK)
                 note(out, "OCSP answer not cached: %s", perr ? perr : "?");
+            remember_origin(o, CG_REVCACHE_OCSP, key, url, cert, issuer);
             free(perr);
         }
         if (rc == CG_OK)
@@ -278,7 +295,10 @@ static int try_crl_url(const struct cg_rev_online *o, const char *url, X509 *cer
     int crc = CG_DECLINED, rc = CG_ERR;
 
     if (o->cache != NULL)
-        crc = cg_revcache_get(o->cache, CG_REVCACHE_CRL, url, at, &cached);
+        crc = cg_revcache_get_for(o->cache, CG_REVCACHE_CRL, url, at, o->refresh_s,
+                                  o->stale_grace, &cached);
+    if (crc != CG_DECLINED)
+        remember_origin(o, CG_REVCACHE_CRL, url, url, NULL, issuer);
     if (crc == CG_OK) {
         snprintf(what, sizeof(what), "CRL %s (cached)", url);
         if (cached.index == NULL &&
@@ -318,6 +338,7 @@ static int try_crl_url(const struct cg_rev_online *o, const char *url, X509 *cer
                     note(out, "CRL not cached: %s", perr ? perr : "?");
                 else
                     cg_revcache_set_index(o->cache, url, ix);
+                remember_origin(o, CG_REVCACHE_CRL, url, url, NULL, issuer);
                 free(perr);
             }
             if (rc == CG_OK)
@@ -521,6 +542,7 @@ static void crl_fetched(void *arg, const struct cg_fetch_result *r)
                             cg_crl_index_this_update(ix), cg_crl_index_next_update(ix),
                             NULL) == CG_OK)
             cg_revcache_set_index(pf->o.cache, one->url, ix);
+        remember_origin(&pf->o, CG_REVCACHE_CRL, one->url, one->url, NULL, pf->issuer);
     }
     free(err);
     cg_crl_index_unref(ix);
@@ -541,7 +563,8 @@ static void submit_one(struct prefetch *pf, const char *url, const char *content
     one->pf = pf;
     atomic_fetch_add_explicit(&pf->pending, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&pf->submitted, 1, memory_order_relaxed);
-    if (cg_fetcher_submit(pf->o.fetcher, url, content_type, body, len, cb, one, NULL) != CG_OK) {
+    if (cg_fetcher_submit_timed(pf->o.fetcher, url, content_type, body, len, pf->o.timeout_ms, cb,
+                                one, NULL) != CG_OK) {
         atomic_fetch_sub_explicit(&pf->pending, 1, memory_order_relaxed);
         free(one->url);
         free(one);
@@ -567,7 +590,8 @@ static void prefetch_crls(struct prefetch *pf)
             url = (const char *)ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier);
             if (strncmp(url, "http://", 7) != 0)
                 continue;
-            if (cg_revcache_get(pf->o.cache, CG_REVCACHE_CRL, url, pf->now, &e) == CG_OK) {
+            if (cg_revcache_get_for(pf->o.cache, CG_REVCACHE_CRL, url, pf->now, pf->o.refresh_s,
+                                    pf->o.stale_grace, &e) == CG_OK) {
                 cg_revcache_entry_free(&e);
                 continue;
             }
@@ -598,6 +622,7 @@ static void ocsp_fetched(void *arg, const struct cg_fetch_result *r)
         prefetch_note(pf, "OCSP POST %s: %s: %s", one->url, how, cg_ocsp_status_slug(res.status));
         cg_revcache_put(pf->o.cache, CG_REVCACHE_OCSP, pf->ocsp_key, r->body, r->len, pf->now,
                         res.this_update, res.next_update, NULL);
+        remember_origin(&pf->o, CG_REVCACHE_OCSP, pf->ocsp_key, one->url, pf->cert, pf->issuer);
         answered = res.status != CG_OCSP_UNKNOWN;
     }
     free(err);
@@ -664,7 +689,8 @@ static int prefetch_start(const struct cg_rev_online *o, X509 *cert, X509 *issue
         url = o->ocsp_responder ? strdup(o->ocsp_responder) : cg_ocsp_url(cert);
         pf->ocsp_key = cg_revocation_ocsp_key(cert, issuer);
         if (url != NULL && pf->ocsp_key != NULL &&
-            cg_revcache_get(o->cache, CG_REVCACHE_OCSP, pf->ocsp_key, now, &e) == CG_OK) {
+            cg_revcache_get_for(o->cache, CG_REVCACHE_OCSP, pf->ocsp_key, now, o->refresh_s,
+                                o->stale_grace, &e) == CG_OK) {
             /* fresh in the cache: nothing to fetch for OCSP, nor for CRLs if it answers */
             cg_revcache_entry_free(&e);
         } else if (url != NULL &&
@@ -694,4 +720,183 @@ static int prefetch_start(const struct cg_rev_online *o, X509 *cert, X509 *issue
     }
     prefetch_release(pf);   /* drop the submitting hold */
     return CG_AGAIN;
+}
+
+/* ---- background refresh ------------------------------------------------------ */
+
+#define REFRESH_BATCH 64   /* answers started per tick; the rest wait for the next */
+
+struct cg_rev_refresher {
+    struct cg_rev_refresher_opts o;
+};
+
+struct refresh_one {
+    struct cg_rev_refresher *r;
+    struct cg_revcache_due d;
+};
+
+static void refresher_note(const struct cg_rev_refresher *r, int level, const char *fmt, ...)
+    CG_PRINTF(3, 4);
+static void refresher_note(const struct cg_rev_refresher *r, int level, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+
+    if (r->o.note == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    r->o.note(level, line);
+}
+
+/* What the answer is about, for the log: "OCSP answer for serial 7D1 from URL". */
+static void refresh_subject(const struct cg_revcache_due *d, char *out, size_t cap)
+{
+    if (d->kind == CG_REVCACHE_OCSP) {
+        const char *serial = strrchr(d->key, '-');
+        snprintf(out, cap, "OCSP answer for serial %s from %s", serial ? serial + 1 : d->key,
+                 d->origin.url);
+    } else {
+        snprintf(out, cap, "CRL %s", d->origin.url);
+    }
+}
+
+/* Fetcher thread: judges what came back and replaces the answer held. */
+static void refreshed(void *arg, const struct cg_fetch_result *res)
+{
+    struct refresh_one *one = arg;
+    struct cg_rev_refresher *r = one->r;
+    struct cg_revcache_due *d = &one->d;
+    struct cg_crl_index *ix = NULL;
+    time_t now = time(NULL), tu = 0, nu = 0;
+    char *err = NULL, why[600], what[700], t1[32], t2[32], status[64];
+    bool ok = false;
+
+    why[0] = status[0] = '\0';
+    refresh_subject(d, what, sizeof(what));
+    if (res->rc != CG_OK) {
+        snprintf(why, sizeof(why), "%s", res->error != NULL ? res->error : "failed");
+    } else if (d->kind == CG_REVCACHE_OCSP) {
+        struct cg_ocsp_params p = {.at = now, .stale_grace = r->o.stale_grace_s};
+        struct cg_ocsp_result or;
+        if (cg_ocsp_judge(res->body, res->len, d->origin.cert, d->origin.issuer, &p, &or,
+                          &err) != CG_OK) {
+            snprintf(why, sizeof(why), "unusable answer (%s): %s", cg_ocsp_error_slug(or.error),
+                     err != NULL ? err : "?");
+        } else {
+            tu = or.this_update;
+            nu = or.next_update;
+            snprintf(status, sizeof(status), "%s", cg_ocsp_status_slug(or.status));
+            ok = true;
+        }
+    } else {
+        struct cg_crl_index_opts io = {.max_bytes = d->origin.max_bytes};
+        if (cg_crl_index_load(res->body, res->len, d->origin.issuer, &io, &ix, &err) != CG_OK) {
+            snprintf(why, sizeof(why), "unusable: %s", err != NULL ? err : "?");
+        } else {
+            tu = cg_crl_index_this_update(ix);
+            nu = cg_crl_index_next_update(ix);
+            snprintf(status, sizeof(status), "%zu entries", cg_crl_index_count(ix));
+            ok = true;
+        }
+    }
+    /* A responder or a mirror serving an older answer than the one held
+     * (a replay, a stale cache in front of it) does not replace it. */
+    if (ok && tu < d->this_update) {
+        iso(tu, t1);
+        iso(d->this_update, t2);
+        snprintf(why, sizeof(why), "older than the answer held (thisUpdate %s, held %s)", t1, t2);
+        ok = false;
+    }
+    if (ok) {
+        char *perr = NULL;
+        if (cg_revcache_put(r->o.cache, d->kind, d->key, res->body, res->len, now, tu, nu,
+                            &perr) != CG_OK)
+            refresher_note(r, CG_LOG_WARN, "revocation: refreshed %s not persisted: %s", what,
+                           perr != NULL ? perr : "?");
+        else if (ix != NULL)
+            cg_revcache_set_index(r->o.cache, d->key, ix);
+        free(perr);
+    }
+    cg_revcache_refresh_done(r->o.cache, d, ok, now);
+    if (ok) {
+        iso(tu, t1);
+        iso(nu, t2);
+        refresher_note(r, CG_LOG_INFO, "revocation: refreshed in the background: %s: %s (thisUpdate %s, "
+                             "nextUpdate %s), HTTP 200, %zu bytes, %.0f ms",
+                       what, status, t1, t2, res->len, res->elapsed_ms);
+    } else if (res->error == NULL || strcmp(res->error, "cancelled") != 0) {
+        iso(d->next_update, t2);
+        refresher_note(r, CG_LOG_WARN, "revocation: background refresh failed: %s: %s; the answer held "
+                             "(nextUpdate %s) stays in use until it is due, retried in %u s",
+                       what, why, t2, 1u << (d->failures < 6 ? d->failures : 6));
+    }
+    cg_crl_index_unref(ix);
+    free(err);
+    cg_revcache_due_clear(d);
+    free(one);
+}
+
+/* Fetcher thread, every tick: starts the refreshes that are due. */
+static void refresher_tick(void *arg)
+{
+    struct cg_rev_refresher *r = arg;
+    struct cg_revcache_due due[REFRESH_BATCH];
+    size_t n = cg_revcache_take_due(r->o.cache, time(NULL), due, REFRESH_BATCH);
+
+    for (size_t i = 0; i < n; i++) {
+        struct refresh_one *one = calloc(1, sizeof(*one));
+        unsigned char *req = NULL;
+        size_t req_len = 0;
+        char *err = NULL, what[700];
+        int rc = CG_ERR;
+
+        refresh_subject(&due[i], what, sizeof(what));
+        if (one != NULL) {
+            one->r = r;
+            one->d = due[i];
+            if (due[i].kind == CG_REVCACHE_CRL)
+                rc = cg_fetcher_submit_timed(r->o.fetcher, due[i].origin.url, NULL, NULL, 0,
+                                             due[i].origin.timeout_ms, refreshed, one, &err);
+            else if (cg_ocsp_request(due[i].origin.cert, due[i].origin.issuer, NULL, 0, &req,
+                                     &req_len, &err) == CG_OK)
+                rc = cg_fetcher_submit_timed(r->o.fetcher, due[i].origin.url,
+                                             "application/ocsp-request", req, req_len,
+                                             due[i].origin.timeout_ms, refreshed, one, &err);
+        }
+        OPENSSL_free(req);
+        if (rc == CG_OK)
+            continue;   /* `one` is the callback's now */
+        refresher_note(r, CG_LOG_WARN, "revocation: background refresh not started: %s: %s", what,
+                       err != NULL ? err : "out of memory");
+        cg_revcache_refresh_done(r->o.cache, &due[i], false, time(NULL));
+        cg_revcache_due_clear(&due[i]);
+        free(one);
+        free(err);
+    }
+}
+
+struct cg_rev_refresher *cg_revocation_refresher_start(const struct cg_rev_refresher_opts *o,
+                                                       char **err)
+{
+    struct cg_rev_refresher *r;
+
+    if (o == NULL || o->fetcher == NULL || o->cache == NULL) {
+        cg_set_err(err, "the background refresh needs a fetcher and a cache");
+        return NULL;
+    }
+    r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        cg_set_err(err, "out of memory");
+        return NULL;
+    }
+    r->o = *o;
+    cg_fetcher_set_tick(o->fetcher, o->tick_ms, refresher_tick, r);
+    return r;
+}
+
+void cg_revocation_refresher_free(struct cg_rev_refresher *r)
+{
+    free(r);
 }

@@ -28,6 +28,7 @@
 
 #include "cert/fetch.h"
 #include "cert/revcache.h"
+#include "cert/revocation.h"
 #include "cert/vcache.h"
 #include "cert/verdict.h"
 #include "conf/config.h"
@@ -147,6 +148,8 @@ struct cg_server {
      * (answers outlive a config change); freed after the workers stop. */
     struct cg_fetcher *fetcher;
     struct cg_revcache *revcache;
+    struct cg_rev_refresher *refresher;   /* the cache's background refresh, on the
+                                             fetcher thread */
 };
 
 /* gen.c */
