@@ -60,6 +60,7 @@ struct slot {
     struct cg_revcache_blob *blob;
     time_t fetched_at, this_update, next_update;
     struct cg_crl_index *index;
+    long long tag;             /* what of the answer a verdict depends on (put_tagged) */
     /* The background refresh (cg_revcache_take_due). */
     long refresh_s;            /* the shortest `refresh` of the readers; 0: the cache's */
     time_t last_read;          /* 0: not read since it was loaded from disk */
@@ -97,6 +98,7 @@ struct cg_revcache {
     pthread_mutex_t lock;
     struct slot *slots;
     size_t n;
+    atomic_uint_fast64_t epoch;   /* bumped when an answer changes what it says */
 };
 
 static const char *kind_dir(cg_revcache_kind_t k)
@@ -163,9 +165,17 @@ static int make_room(struct cg_revcache *c)
 /* Under lock. Takes ownership of blob. */
 static int store(struct cg_revcache *c, cg_revcache_kind_t kind, const char *key,
                  struct cg_revcache_blob *blob, time_t fetched, time_t this_update,
-                 time_t next_update)
+                 time_t next_update, long long tag)
 {
     struct slot *s = find(c, kind, key);
+
+    /* A verdict taken on the answer held may no longer hold: a new epoch
+     * (the verification cache keys hooked verdicts by it). */
+    if (s != NULL && (tag != CG_REVCACHE_NO_TAG && s->tag != CG_REVCACHE_NO_TAG
+                          ? tag != s->tag
+                          : s->blob->len != blob->len ||
+                                memcmp(s->blob->data, blob->data, blob->len) != 0))
+        atomic_fetch_add_explicit(&c->epoch, 1, memory_order_relaxed);
 
     if (s == NULL) {
         if (make_room(c) != CG_OK)
@@ -186,6 +196,7 @@ static int store(struct cg_revcache *c, cg_revcache_kind_t kind, const char *key
     s->fetched_at = fetched;
     s->this_update = this_update;
     s->next_update = next_update;
+    s->tag = tag;
     s->failures = 0;
     s->retry_at = 0;
     return CG_OK;
@@ -257,7 +268,7 @@ static int load_file(struct cg_revcache *c, cg_revcache_kind_t kind, const char 
             goto out;
         pthread_mutex_lock(&c->lock);
         if (store(c, kind, key, blob, (time_t)fetched, (time_t)this_update,
-                  (time_t)next_update) == CG_OK) {
+                  (time_t)next_update, CG_REVCACHE_NO_TAG) == CG_OK) {
             blob = NULL;
             rc = CG_OK;
         }
@@ -373,6 +384,19 @@ int cg_revcache_put(struct cg_revcache *c, cg_revcache_kind_t kind, const char *
                     const unsigned char *der, size_t len, time_t fetched_at,
                     time_t this_update, time_t next_update, char **err)
 {
+    return cg_revcache_put_tagged(c, kind, key, der, len, fetched_at, this_update, next_update,
+                                  CG_REVCACHE_NO_TAG, err);
+}
+
+uint64_t cg_revcache_epoch(struct cg_revcache *c)
+{
+    return c != NULL ? atomic_load_explicit(&c->epoch, memory_order_relaxed) : 0;
+}
+
+int cg_revcache_put_tagged(struct cg_revcache *c, cg_revcache_kind_t kind, const char *key,
+                           const unsigned char *der, size_t len, time_t fetched_at,
+                           time_t this_update, time_t next_update, long long tag, char **err)
+{
     struct cg_revcache_blob *blob;
     int rc;
 
@@ -387,7 +411,7 @@ int cg_revcache_put(struct cg_revcache *c, cg_revcache_kind_t kind, const char *
     if (blob == NULL)
         return cg_set_err(err, "out of memory");
     pthread_mutex_lock(&c->lock);
-    rc = store(c, kind, key, blob, fetched_at, this_update, next_update);
+    rc = store(c, kind, key, blob, fetched_at, this_update, next_update, tag);
     pthread_mutex_unlock(&c->lock);
     if (rc != CG_OK) {
         blob_unref(blob);
@@ -500,15 +524,16 @@ void cg_revcache_set_origin(struct cg_revcache *c, cg_revcache_kind_t kind, cons
 
 /*
  * When `s` is refreshed in the background: a little before it is due, so
- * that no reader ever finds it due: a tenth of its life (at least 1 s, at
- * most 5 min, at most half of it) before. An answer already due (fetched
+ * that no reader ever finds it due: a quarter of its life (at least 1 s, at
+ * most 5 min, at most half of it) before, leaving time for a retry or two
+ * when the first attempt fails. An answer already due (fetched
  * stale, or a refresh failed until now) is asked for again at once, within
  * the backoff, while it is still usable within the grace.
  */
 static time_t refresh_at(const struct cg_revcache *c, const struct slot *s)
 {
     long refresh = s->refresh_s != 0 ? s->refresh_s : c->o.refresh_s;
-    time_t due = due_at(s, refresh), life = due - s->fetched_at, lead = life / 10;
+    time_t due = due_at(s, refresh), life = due - s->fetched_at, lead = life / 4;
 
     if (lead < 1)
         lead = 1;
@@ -558,8 +583,8 @@ size_t cg_revcache_take_due(struct cg_revcache *c, time_t now, struct cg_revcach
     return n;
 }
 
-void cg_revcache_refresh_done(struct cg_revcache *c, const struct cg_revcache_due *d, bool ok,
-                              time_t now)
+void cg_revcache_refresh_done(struct cg_revcache *c, const struct cg_revcache_due *d,
+                              cg_revcache_refresh_t how, time_t now)
 {
     struct slot *s;
 
@@ -567,7 +592,9 @@ void cg_revcache_refresh_done(struct cg_revcache *c, const struct cg_revcache_du
     s = find(c, d->kind, d->key);
     if (s != NULL) {
         s->in_flight = false;
-        if (ok) {
+        if (how == CG_REVCACHE_REFRESH_NOT_ASKED) {
+            s->retry_at = now + 1;
+        } else if (how == CG_REVCACHE_REFRESH_OK) {
             s->failures = 0;
             s->retry_at = 0;
         } else {

@@ -122,6 +122,20 @@ char *cg_revocation_ocsp_key(X509 *cert, X509 *issuer)
 
 /* ---- online ------------------------------------------------------------ */
 
+/* What a verdict takes from an answer (cg_revcache_put_tagged): an OCSP
+ * status with its revocation date; a CRL's number (its thisUpdate when it
+ * has none). */
+static long long ocsp_tag(const struct cg_ocsp_result *r)
+{
+    return (long long)r->status + 4LL * (long long)r->revoked_at;
+}
+
+static long long crl_tag(const struct cg_crl_index *ix)
+{
+    long long n = cg_crl_index_number(ix);
+    return n >= 0 ? n : (long long)cg_crl_index_this_update(ix);
+}
+
 /* Tells the cache where an answer comes from, for its background refresh
  * (answers reloaded from disk learn it on their first read). */
 static void remember_origin(const struct cg_rev_online *o, cg_revcache_kind_t kind,
@@ -212,8 +226,9 @@ static int try_ocsp(const struct cg_rev_online *o, X509 *cert, X509 *issuer, tim
         rc = use_ocsp(o, got.body, got.len, cert, issuer, at, what, nonce, nonce_len, out, &r);
         if (rc != CG_ERR && key != NULL && o->cache != NULL && !o->ocsp_nonce) {
             char *perr = NULL;
-            if (cg_revcache_put(o->cache, CG_REVCACHE_OCSP, key, got.body, got.len, at,
-                                r.this_update, r.next_update, &perr) != CG_OK)
+            if (cg_revcache_put_tagged(o->cache, CG_REVCACHE_OCSP, key, got.body, got.len, at,
+                                       r.this_update, r.next_update, ocsp_tag(&r),
+                                       &perr) != CG_OK)
                 note(out, "OCSP answer not cached: %s", perr ? perr : "?");
             remember_origin(o, CG_REVCACHE_OCSP, key, url, cert, issuer);
             free(perr);
@@ -332,9 +347,10 @@ static int try_crl_url(const struct cg_rev_online *o, const char *url, X509 *cer
             rc = use_index(o, ix, cert, at, what, CG_REV_SOURCE_FETCHED_CRL, out);
             if (o->cache != NULL) {
                 char *perr = NULL;
-                if (cg_revcache_put(o->cache, CG_REVCACHE_CRL, url, got.body, got.len, at,
-                                    cg_crl_index_this_update(ix), cg_crl_index_next_update(ix),
-                                    &perr) != CG_OK)
+                if (cg_revcache_put_tagged(o->cache, CG_REVCACHE_CRL, url, got.body, got.len, at,
+                                           cg_crl_index_this_update(ix),
+                                           cg_crl_index_next_update(ix), crl_tag(ix),
+                                           &perr) != CG_OK)
                     note(out, "CRL not cached: %s", perr ? perr : "?");
                 else
                     cg_revcache_set_index(o->cache, url, ix);
@@ -538,9 +554,9 @@ static void crl_fetched(void *arg, const struct cg_fetch_result *r)
         prefetch_note(pf, "CRL GET %s: %s: unusable: %s", one->url, how, err ? err : "?");
     } else {
         prefetch_note(pf, "CRL GET %s: %s", one->url, how);
-        if (cg_revcache_put(pf->o.cache, CG_REVCACHE_CRL, one->url, r->body, r->len, pf->now,
-                            cg_crl_index_this_update(ix), cg_crl_index_next_update(ix),
-                            NULL) == CG_OK)
+        if (cg_revcache_put_tagged(pf->o.cache, CG_REVCACHE_CRL, one->url, r->body, r->len,
+                                   pf->now, cg_crl_index_this_update(ix),
+                                   cg_crl_index_next_update(ix), crl_tag(ix), NULL) == CG_OK)
             cg_revcache_set_index(pf->o.cache, one->url, ix);
         remember_origin(&pf->o, CG_REVCACHE_CRL, one->url, one->url, NULL, pf->issuer);
     }
@@ -620,8 +636,8 @@ static void ocsp_fetched(void *arg, const struct cg_fetch_result *r)
                       cg_ocsp_error_slug(res.error), err ? err : "?");
     } else {
         prefetch_note(pf, "OCSP POST %s: %s: %s", one->url, how, cg_ocsp_status_slug(res.status));
-        cg_revcache_put(pf->o.cache, CG_REVCACHE_OCSP, pf->ocsp_key, r->body, r->len, pf->now,
-                        res.this_update, res.next_update, NULL);
+        cg_revcache_put_tagged(pf->o.cache, CG_REVCACHE_OCSP, pf->ocsp_key, r->body, r->len,
+                               pf->now, res.this_update, res.next_update, ocsp_tag(&res), NULL);
         remember_origin(&pf->o, CG_REVCACHE_OCSP, pf->ocsp_key, one->url, pf->cert, pf->issuer);
         answered = res.status != CG_OCSP_UNKNOWN;
     }
@@ -771,6 +787,7 @@ static void refreshed(void *arg, const struct cg_fetch_result *res)
     struct cg_crl_index *ix = NULL;
     time_t now = time(NULL), tu = 0, nu = 0;
     char *err = NULL, why[600], what[700], t1[32], t2[32], status[64];
+    long long tag = CG_REVCACHE_NO_TAG;
     bool ok = false;
 
     why[0] = status[0] = '\0';
@@ -787,6 +804,7 @@ static void refreshed(void *arg, const struct cg_fetch_result *res)
         } else {
             tu = or.this_update;
             nu = or.next_update;
+            tag = ocsp_tag(&or);
             snprintf(status, sizeof(status), "%s", cg_ocsp_status_slug(or.status));
             ok = true;
         }
@@ -797,6 +815,7 @@ static void refreshed(void *arg, const struct cg_fetch_result *res)
         } else {
             tu = cg_crl_index_this_update(ix);
             nu = cg_crl_index_next_update(ix);
+            tag = crl_tag(ix);
             snprintf(status, sizeof(status), "%zu entries", cg_crl_index_count(ix));
             ok = true;
         }
@@ -811,15 +830,23 @@ static void refreshed(void *arg, const struct cg_fetch_result *res)
     }
     if (ok) {
         char *perr = NULL;
-        if (cg_revcache_put(r->o.cache, d->kind, d->key, res->body, res->len, now, tu, nu,
-                            &perr) != CG_OK)
+        if (cg_revcache_put_tagged(r->o.cache, d->kind, d->key, res->body, res->len, now, tu, nu,
+                                   tag, &perr) != CG_OK)
             refresher_note(r, CG_LOG_WARN, "revocation: refreshed %s not persisted: %s", what,
                            perr != NULL ? perr : "?");
         else if (ix != NULL)
             cg_revcache_set_index(r->o.cache, d->key, ix);
         free(perr);
     }
-    cg_revcache_refresh_done(r->o.cache, d, ok, now);
+    if (!ok && res->negative_cached) {
+        /* Not asked: the fetcher's backoff for this URL is running (a
+         * request's fetch failed just now). Looked at again next tick,
+         * without counting as an attempt of ours. */
+        cg_revcache_refresh_done(r->o.cache, d, CG_REVCACHE_REFRESH_NOT_ASKED, now);
+        goto out;
+    }
+    cg_revcache_refresh_done(r->o.cache, d, ok ? CG_REVCACHE_REFRESH_OK : CG_REVCACHE_REFRESH_FAILED,
+                             now);
     if (ok) {
         iso(tu, t1);
         iso(nu, t2);
@@ -832,6 +859,7 @@ static void refreshed(void *arg, const struct cg_fetch_result *res)
                              "(nextUpdate %s) stays in use until it is due, retried in %u s",
                        what, why, t2, 1u << (d->failures < 6 ? d->failures : 6));
     }
+out:
     cg_crl_index_unref(ix);
     free(err);
     cg_revcache_due_clear(d);
@@ -870,7 +898,7 @@ static void refresher_tick(void *arg)
             continue;   /* `one` is the callback's now */
         refresher_note(r, CG_LOG_WARN, "revocation: background refresh not started: %s: %s", what,
                        err != NULL ? err : "out of memory");
-        cg_revcache_refresh_done(r->o.cache, &due[i], false, time(NULL));
+        cg_revcache_refresh_done(r->o.cache, &due[i], CG_REVCACHE_REFRESH_FAILED, time(NULL));
         cg_revcache_due_clear(&due[i]);
         free(one);
         free(err);

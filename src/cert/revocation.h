@@ -21,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "cert/fetch.h"
@@ -51,6 +52,10 @@ struct cg_rev_online {
                                       answer, but no cached one either (every check
                                       asks the responder). For the blocking form only:
                                       prefetched answers are cached, so carry none */
+    uint64_t cache_epoch;          /* not read by the hook: cg_revcache_epoch(cache) when
+                                      the struct keys a verification cache (the server
+                                      passes the struct's bytes as the key), so that a
+                                      verdict is not kept past a change of the answers */
     long refresh_s;                /* re-fetch at most this often; 0: the cache's */
     unsigned timeout_ms;           /* per fetch; 0: the fetcher's */
     bool use_due;                  /* cache-only (fetcher NULL): also use an answer that
