@@ -406,12 +406,47 @@ static int try_local_crls(const struct cg_rev_online *o, X509 *cert, X509 *issue
     return CG_DECLINED;
 }
 
+/*
+ * The first http:// URL of cert's freshestCRL extension (where its delta
+ * CRLs are published), into out; false when it names none. Delta CRLs are
+ * not fetched: a certificate naming one is judged on its base CRL alone
+ * (complete up to its own thisUpdate), and the answer says so, so that
+ * nobody takes it for a check against the delta.
+ */
+static bool delta_url(X509 *cert, char *out, size_t cap)
+{
+    STACK_OF(DIST_POINT) *dps = X509_get_ext_d2i(cert, NID_freshest_crl, NULL, NULL);
+    bool found = false;
+
+    for (int i = 0; !found && i < sk_DIST_POINT_num(dps); i++) {
+        DIST_POINT *dp = sk_DIST_POINT_value(dps, i);
+        if (dp->distpoint == NULL || dp->distpoint->type != 0)
+            continue;
+        for (int k = 0; !found && k < sk_GENERAL_NAME_num(dp->distpoint->name.fullname); k++) {
+            GENERAL_NAME *gn = sk_GENERAL_NAME_value(dp->distpoint->name.fullname, k);
+            if (gn->type != GEN_URI)
+                continue;
+            snprintf(out, cap, "%s",
+                     (const char *)ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier));
+            found = true;
+        }
+    }
+    sk_DIST_POINT_pop_free(dps, DIST_POINT_free);
+    return found;
+}
+
+#define DELTA_REFUSED "not fetched: delta CRLs (freshestCRL) are not supported; judged on the " \
+                      "base CRL alone"
+
 static int try_crls(const struct cg_rev_online *o, X509 *cert, X509 *issuer, time_t at,
                     struct cg_revocation_info *out)
 {
     STACK_OF(DIST_POINT) *dps;
+    char delta[512];
     int tried = 0;
 
+    if (delta_url(cert, delta, sizeof(delta)))
+        note(out, "delta CRL %s: " DELTA_REFUSED, delta);
     if (try_local_crls(o, cert, issuer, at, out) == CG_OK)
         return CG_OK;
     dps = X509_get_ext_d2i(cert, NID_crl_distribution_points, NULL, NULL);
@@ -592,6 +627,10 @@ static void prefetch_crls(struct prefetch *pf)
 {
     STACK_OF(DIST_POINT) *dps = X509_get_ext_d2i(pf->cert, NID_crl_distribution_points, NULL,
                                                  NULL);
+    char delta[512];
+
+    if (delta_url(pf->cert, delta, sizeof(delta)))
+        prefetch_note(pf, "delta CRL %s: " DELTA_REFUSED, delta);
 
     for (int i = 0; i < sk_DIST_POINT_num(dps); i++) {
         DIST_POINT *dp = sk_DIST_POINT_value(dps, i);

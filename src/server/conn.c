@@ -1027,12 +1027,13 @@ static void rev_resume(struct cg_conn *c, bool timed_out)
     /* One line per request that had to wait: with the background refresh,
      * a request waits only for a certificate (or an issuer's CRL) not seen
      * before, or an answer that could not be refreshed in time. */
-    conn_log(c, CG_LOG_INFO, "revocation: request %.*s%s%.*s waited %llu ms for answers (%s)",
+    conn_log(c, CG_LOG_INFO, "revocation: request %.*s%s%.*s waited %llu ms for answers (%s)%s%s",
              (int)(c->req.path.len > 200 ? 200 : c->req.path.len), c->req.path.p,
              c->req.query.len > 0 ? "?" : "",
              (int)(c->req.query.len > 200 ? 200 : c->req.query.len), c->req.query.p,
-             (unsigned long long)c->rev_wait_ms,
-             timed_out ? "timed out" : "fetches over");
+             (unsigned long long)c->rev_wait_ms, timed_out ? "timed out" : "fetches over",
+             c->rev_fetched_text != NULL ? "; fetched: " : "",
+             c->rev_fetched_text != NULL ? c->rev_fetched_text : "");
     conn_drive(c);
 }
 

@@ -20,6 +20,9 @@
 #   scope chain (mode crl): an intermediate revoked by the root's CRL at the
 #     intermediate's distribution point (the leaf names none) is 403.13
 #     under `scope: chain` and 200 under `scope: leaf`;
+#   a certificate naming a delta CRL (freshestCRL): the delta is not
+#     fetched, the refusal is said in the log line and the path report, and
+#     the certificate is judged on its base CRL;
 #   on_unknown: allow: served, the warn line, and x-reason
 #     `revocation-unknown-allowed` in the access log.
 . "$(dirname "$0")/lib.sh"
@@ -214,6 +217,25 @@ get bgcrl bg-crl "/?c=crl-3"
 cg_check "crl 3: 403.13" "403.13" "$(field code)"
 cg_match "crl 3: reason from the CRL" "reason superseded \(CRL\)" "$(field detail)"
 cg_check "crl 3: did not wait" "" "$(waited crl-3)"
+
+cg_log "delta CRLs named by freshestCRL: refused explicitly, judged on the base CRL"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$P/delta-leaf.key" \
+    -subj /CN=delta-leaf -out "$T/delta.csr" 2>/dev/null
+printf '%s\n' "basicConstraints = critical, CA:FALSE" "keyUsage = critical, digitalSignature" \
+    "extendedKeyUsage = clientAuth" "crlDistributionPoints = URI:$H/base.crl" \
+    "freshestCRL = URI:$H/delta.crl" >"$T/delta.ext"
+openssl x509 -req -in "$T/delta.csr" -CA "$P/ca.pem" -CAkey "$P/ca.key" -set_serial 0x3200 \
+    -days 30 -extfile "$T/delta.ext" -out "$P/delta-leaf.pem" 2>/dev/null
+"$CERTGATE" pki crl --issuer "$P/ca.pem" --issuer-key "$P/ca.key" --next-update +30d \
+    --out "$W/base.crl" --der >/dev/null
+get bgcrl delta-leaf "/info?c=delta"
+cg_check "delta: 200 on the base CRL" 200 "$CODE"
+cg_match "delta: the refusal is logged with the wait" \
+    "fetched: delta CRL $H/delta\.crl: not fetched: delta CRLs \(freshestCRL\) are not supported; judged on the base CRL alone; CRL GET $H/base\.crl: HTTP 200" \
+    "$(waited delta)"
+cg_match "delta: and said in the path report" \
+    "delta CRL $H/delta\.crl: not fetched: delta CRLs \(freshestCRL\) are not supported" "$BODY"
+cg_check "delta: the delta CRL was not fetched" 0 "$(grep -c '^/delta.crl' "$W/.hits" || true)"
 
 cg_log "per-site timeout: 1 s and 3 s against one responder that never answers"
 run_bg() {  # run_bg NAME SITE CERT QUERY: a request in the background, its code and ms in $T/NAME
