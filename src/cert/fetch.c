@@ -19,9 +19,14 @@
 
 #define NEG_MAX 256   /* remembered failures; the oldest is forgotten first */
 
+/* One submitter of a transfer, with its own deadline: coalesced requests
+ * from sites with different timeouts each stop waiting at their own, and
+ * the transfer runs until the last of them gives up. */
 struct waiter {
     cg_fetch_cb cb;
     void *arg;
+    double deadline;            /* monotonic seconds */
+    unsigned timeout_ms;
     struct waiter *next;
 };
 
@@ -65,6 +70,11 @@ struct cg_fetcher {
     unsigned n_pending;         /* distinct jobs queued or running (under lock) */
     struct negative neg[NEG_MAX];
     size_t n_neg;
+    /* The periodic call on the fetcher thread (background refresh). */
+    void (*tick)(void *arg);
+    void *tick_arg;
+    unsigned tick_ms;
+    double next_tick;           /* monotonic seconds */
 };
 
 static double mono_s(void)
@@ -216,8 +226,8 @@ static int start(struct cg_fetcher *f, struct job *j)
     curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)f->o.timeout_ms);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)f->o.timeout_ms);
+    /* No curl timeout: each waiter has its own deadline (expire_waiters),
+     * and the transfer is dropped when the last waiter's has passed. */
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)f->o.max_bytes);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
@@ -243,6 +253,20 @@ static int start(struct cg_fetcher *f, struct job *j)
     return CG_OK;
 }
 
+/* Under lock: unlinks j from the queued or running list. */
+static void unlink_job(struct cg_fetcher *f, struct job *j, bool running)
+{
+    for (struct job **pp = running ? &f->running : &f->queued; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == j) {
+            *pp = j->next;
+            break;
+        }
+    }
+    if (running)
+        f->n_running--;
+    f->n_pending--;
+}
+
 static void complete(struct cg_fetcher *f, struct job *j, CURLcode code)
 {
     struct cg_fetch_result r = {.rc = CG_ERR};
@@ -260,9 +284,6 @@ static void complete(struct cg_fetcher *f, struct job *j, CURLcode code)
         r.outcome = CG_FETCH_TOO_LARGE;
         snprintf(msg, sizeof(msg), "the answer is over the size limit of %zu bytes",
                  f->o.max_bytes);
-    } else if (code == CURLE_OPERATION_TIMEDOUT) {
-        r.outcome = CG_FETCH_TIMEOUT;
-        snprintf(msg, sizeof(msg), "timed out after %u ms", f->o.timeout_ms);
     } else if (code != CURLE_OK) {
         r.outcome = CG_FETCH_NETWORK_ERROR;
         snprintf(msg, sizeof(msg), "%s", j->curl_err[0] ? j->curl_err : curl_easy_strerror(code));
@@ -282,17 +303,72 @@ static void complete(struct cg_fetcher *f, struct job *j, CURLcode code)
     pthread_mutex_lock(&f->lock);
     neg_record(f, j, r.rc == CG_OK ? NULL : msg);
     /* unlink from running, so no new waiter joins a finished transfer */
-    for (struct job **pp = &f->running; *pp != NULL; pp = &(*pp)->next) {
-        if (*pp == j) {
-            *pp = j->next;
-            break;
-        }
-    }
-    f->n_running--;
-    f->n_pending--;
+    unlink_job(f, j, true);
     pthread_mutex_unlock(&f->lock);
     curl_multi_remove_handle(f->multi, j->easy);
     job_finish(j, &r);
+}
+
+/*
+ * Fetcher thread. Every waiter whose deadline has passed gets its "timed
+ * out" at once; a transfer no one waits for any more is dropped and
+ * counted as a failure of its URL (the backoff). Returns the milliseconds
+ * until the next deadline (at most `cap`), for the poll.
+ */
+static int expire_waiters(struct cg_fetcher *f, int cap)
+{
+    struct waiter *expired = NULL;
+    struct job *dead = NULL;
+    double now = mono_s(), next = now + cap / 1000.0;
+
+    pthread_mutex_lock(&f->lock);
+    for (int k = 0; k < 2; k++) {
+        struct job *j = k == 0 ? f->queued : f->running, *jn;
+        for (; j != NULL; j = jn) {
+            jn = j->next;
+            for (struct waiter **pp = &j->waiters; *pp != NULL;) {
+                struct waiter *w = *pp;
+                if (w->deadline <= now) {
+                    *pp = w->next;
+                    w->next = expired;
+                    expired = w;
+                    j->n_waiters--;
+                    continue;
+                }
+                if (w->deadline < next)
+                    next = w->deadline;
+                pp = &w->next;
+            }
+            if (j->waiters == NULL) {
+                char msg[64];
+                snprintf(msg, sizeof(msg), "timed out after %.0f ms",
+                         j->started > 0 ? (now - j->started) * 1000.0 : 0.0);
+                neg_record(f, j, msg);
+                unlink_job(f, j, k == 1);
+                j->start_next = dead;
+                dead = j;
+            }
+        }
+    }
+    pthread_mutex_unlock(&f->lock);
+    while (expired != NULL) {
+        struct waiter *w = expired;
+        char msg[64];
+        struct cg_fetch_result r = {.rc = CG_ERR, .error = msg, .outcome = CG_FETCH_TIMEOUT};
+        expired = w->next;
+        snprintf(msg, sizeof(msg), "timed out after %u ms", w->timeout_ms);
+        r.elapsed_ms = w->timeout_ms;
+        w->cb(w->arg, &r);
+        free(w);
+    }
+    while (dead != NULL) {
+        struct job *j = dead;
+        dead = j->start_next;
+        if (j->easy != NULL)
+            curl_multi_remove_handle(f->multi, j->easy);
+        job_free(j);
+    }
+    return (int)((next - now) * 1000.0) + 1;
 }
 
 static void *run(void *arg)
@@ -301,14 +377,21 @@ static void *run(void *arg)
 
     for (;;) {
         struct job *todo = NULL;
+        void (*tick)(void *) = NULL;
+        void *tick_arg = NULL;
         CURLMsg *m;
-        int left, still;
+        int left, still, wait_ms;
         bool stop;
 
         /* queued -> running in one step under the lock, so a request
          * submitted meanwhile always finds the job to join */
         pthread_mutex_lock(&f->lock);
         stop = f->stopping;
+        if (!stop && f->tick != NULL && mono_s() >= f->next_tick) {
+            tick = f->tick;
+            tick_arg = f->tick_arg;
+            f->next_tick = mono_s() + f->tick_ms / 1000.0;
+        }
         while (!stop && f->queued != NULL && f->n_running < f->o.max_parallel) {
             struct job *j = f->queued;
             f->queued = j->next;
@@ -321,6 +404,9 @@ static void *run(void *arg)
         pthread_mutex_unlock(&f->lock);
         if (stop)
             break;
+        /* Outside the lock: the tick submits fetches of its own. */
+        if (tick != NULL)
+            tick(tick_arg);
         while (todo != NULL) {
             struct job *j = todo;
             todo = j->start_next;
@@ -337,7 +423,15 @@ static void *run(void *arg)
             curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
             complete(f, j, m->data.result);
         }
-        curl_multi_poll(f->multi, NULL, 0, 1000, NULL);
+        wait_ms = expire_waiters(f, 1000);
+        pthread_mutex_lock(&f->lock);
+        if (f->tick != NULL) {
+            int to_tick = (int)((f->next_tick - mono_s()) * 1000.0) + 1;
+            if (to_tick < wait_ms)
+                wait_ms = to_tick < 0 ? 0 : to_tick;
+        }
+        pthread_mutex_unlock(&f->lock);
+        curl_multi_poll(f->multi, NULL, 0, wait_ms, NULL);
     }
     return NULL;
 }
@@ -409,6 +503,18 @@ void cg_fetcher_free(struct cg_fetcher *f)
     free(f);
 }
 
+void cg_fetcher_set_tick(struct cg_fetcher *f, unsigned interval_ms, void (*tick)(void *arg),
+                         void *arg)
+{
+    pthread_mutex_lock(&f->lock);
+    f->tick = tick;
+    f->tick_arg = arg;
+    f->tick_ms = interval_ms != 0 ? interval_ms : 1000;
+    f->next_tick = mono_s();
+    pthread_mutex_unlock(&f->lock);
+    curl_multi_wakeup(f->multi);
+}
+
 /* Under lock: the queued or running job for the same request. */
 static struct job *find_job(struct cg_fetcher *f, const char *url, const void *body,
                             size_t body_len)
@@ -427,6 +533,13 @@ int cg_fetcher_submit(struct cg_fetcher *f, const char *url, const char *content
                       const void *body, size_t body_len, cg_fetch_cb cb, void *arg,
                       char **err)
 {
+    return cg_fetcher_submit_timed(f, url, content_type, body, body_len, 0, cb, arg, err);
+}
+
+int cg_fetcher_submit_timed(struct cg_fetcher *f, const char *url, const char *content_type,
+                            const void *body, size_t body_len, unsigned timeout_ms,
+                            cg_fetch_cb cb, void *arg, char **err)
+{
     struct waiter *w;
     struct job *j;
     struct negative *n;
@@ -440,6 +553,8 @@ int cg_fetcher_submit(struct cg_fetcher *f, const char *url, const char *content
         return cg_set_err(err, "out of memory");
     w->cb = cb;
     w->arg = arg;
+    w->timeout_ms = timeout_ms != 0 ? timeout_ms : f->o.timeout_ms;
+    w->deadline = mono_s() + w->timeout_ms / 1000.0;
     pthread_mutex_lock(&f->lock);
     if (f->stopping) {
         pthread_mutex_unlock(&f->lock);
@@ -467,6 +582,9 @@ int cg_fetcher_submit(struct cg_fetcher *f, const char *url, const char *content
         *pp = w;
         j->n_waiters++;
         pthread_mutex_unlock(&f->lock);
+        /* a later deadline than the fetcher sleeps for is fine; an earlier
+         * one must wake it */
+        curl_multi_wakeup(f->multi);
         return CG_OK;
     }
     if (f->n_pending >= f->o.max_pending) {

@@ -33,7 +33,7 @@
 struct cg_fetcher;
 
 struct cg_fetch_opts {
-    unsigned timeout_ms;        /* per transfer, connect included; 0: 5000 */
+    unsigned timeout_ms;        /* per submitter when it gives none, connect included; 0: 5000 */
     size_t max_bytes;           /* largest body accepted; 0: 64 MiB */
     unsigned backoff_ms;        /* first negative-cache period; 0: 1000 */
     unsigned backoff_max_ms;    /* cap of the doubling; 0: 60000 */
@@ -86,6 +86,29 @@ void cg_fetcher_free(struct cg_fetcher *f);
 int cg_fetcher_submit(struct cg_fetcher *f, const char *url, const char *content_type,
                       const void *body, size_t body_len, cg_fetch_cb cb, void *arg,
                       char **err);
+
+/*
+ * cg_fetcher_submit with this submitter's own timeout (0: the fetcher's
+ * timeout_ms), counted from now. A submitter joining a transfer already
+ * running keeps its own deadline: it gets "timed out after N ms" at that
+ * deadline while the transfer goes on for the others, and the transfer is
+ * dropped (and counted as a failure of its URL, for the backoff) only when
+ * the last submitter's deadline has passed. So sites with different
+ * `timeout`s sharing one responder each stop waiting at their own.
+ */
+int cg_fetcher_submit_timed(struct cg_fetcher *f, const char *url, const char *content_type,
+                            const void *body, size_t body_len, unsigned timeout_ms,
+                            cg_fetch_cb cb, void *arg, char **err);
+
+/*
+ * Calls tick(arg) on the fetcher thread about every interval_ms (0: 1000),
+ * the first time at once; the background refresh of the revocation answers
+ * runs there (see cg_revocation_refresher in revocation.h). The tick must
+ * not block; it may submit fetches. Set once, before use; `arg` must stay
+ * valid until cg_fetcher_free.
+ */
+void cg_fetcher_set_tick(struct cg_fetcher *f, unsigned interval_ms, void (*tick)(void *arg),
+                         void *arg);
 
 /* A copy of a result, for the blocking form. Free with cg_fetch_copy_free. */
 struct cg_fetch_copy {

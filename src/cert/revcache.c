@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "cert/pki.h"
 #include "cert/revcache.h"
@@ -59,7 +60,37 @@ struct slot {
     struct cg_revcache_blob *blob;
     time_t fetched_at, this_update, next_update;
     struct cg_crl_index *index;
+    long long tag;             /* what of the answer a verdict depends on (put_tagged) */
+    /* The background refresh (cg_revcache_take_due). */
+    long refresh_s;            /* the shortest `refresh` of the readers; 0: the cache's */
+    time_t last_read;          /* 0: not read since it was loaded from disk */
+    struct cg_revcache_origin origin;   /* how to ask again; url NULL: not known */
+    bool in_flight;            /* a refresh of it is running */
+    unsigned failures;         /* refreshes failed in a row */
+    time_t retry_at;           /* after a failure: not before */
 };
+
+static void origin_clear(struct cg_revcache_origin *o)
+{
+    free(o->url);
+    X509_free(o->cert);
+    X509_free(o->issuer);
+    memset(o, 0, sizeof(*o));
+}
+
+static int origin_copy(struct cg_revcache_origin *to, const struct cg_revcache_origin *from)
+{
+    memset(to, 0, sizeof(*to));
+    if (from->url == NULL || (to->url = strdup(from->url)) == NULL)
+        return CG_ERR;
+    if (from->cert != NULL && X509_up_ref(from->cert) == 1)
+        to->cert = from->cert;
+    if (from->issuer != NULL && X509_up_ref(from->issuer) == 1)
+        to->issuer = from->issuer;
+    to->timeout_ms = from->timeout_ms;
+    to->max_bytes = from->max_bytes;
+    return CG_OK;
+}
 
 struct cg_revcache {
     struct cg_revcache_opts o;
@@ -67,6 +98,7 @@ struct cg_revcache {
     pthread_mutex_t lock;
     struct slot *slots;
     size_t n;
+    atomic_uint_fast64_t epoch;   /* bumped when an answer changes what it says */
 };
 
 static const char *kind_dir(cg_revcache_kind_t k)
@@ -79,6 +111,7 @@ static void slot_clear(struct slot *s)
     free(s->key);
     blob_unref(s->blob);
     cg_crl_index_unref(s->index);
+    origin_clear(&s->origin);
     memset(s, 0, sizeof(*s));
 }
 
@@ -132,9 +165,17 @@ static int make_room(struct cg_revcache *c)
 /* Under lock. Takes ownership of blob. */
 static int store(struct cg_revcache *c, cg_revcache_kind_t kind, const char *key,
                  struct cg_revcache_blob *blob, time_t fetched, time_t this_update,
-                 time_t next_update)
+                 time_t next_update, long long tag)
 {
     struct slot *s = find(c, kind, key);
+
+    /* A verdict taken on the answer held may no longer hold: a new epoch
+     * (the verification cache keys hooked verdicts by it). */
+    if (s != NULL && (tag != CG_REVCACHE_NO_TAG && s->tag != CG_REVCACHE_NO_TAG
+                          ? tag != s->tag
+                          : s->blob->len != blob->len ||
+                                memcmp(s->blob->data, blob->data, blob->len) != 0))
+        atomic_fetch_add_explicit(&c->epoch, 1, memory_order_relaxed);
 
     if (s == NULL) {
         if (make_room(c) != CG_OK)
@@ -155,6 +196,9 @@ static int store(struct cg_revcache *c, cg_revcache_kind_t kind, const char *key
     s->fetched_at = fetched;
     s->this_update = this_update;
     s->next_update = next_update;
+    s->tag = tag;
+    s->failures = 0;
+    s->retry_at = 0;
     return CG_OK;
 }
 
@@ -224,7 +268,7 @@ static int load_file(struct cg_revcache *c, cg_revcache_kind_t kind, const char 
             goto out;
         pthread_mutex_lock(&c->lock);
         if (store(c, kind, key, blob, (time_t)fetched, (time_t)this_update,
-                  (time_t)next_update) == CG_OK) {
+                  (time_t)next_update, CG_REVCACHE_NO_TAG) == CG_OK) {
             blob = NULL;
             rc = CG_OK;
         }
@@ -267,6 +311,8 @@ struct cg_revcache *cg_revcache_new(const struct cg_revcache_opts *opts, char **
         c->o = *opts;
     if (c->o.refresh_s <= 0)
         c->o.refresh_s = 3600;
+    if (c->o.idle_s <= 0)
+        c->o.idle_s = 3600;
     if (c->o.max_entries == 0)
         c->o.max_entries = 10000;
     if (c->o.max_bytes == 0)
@@ -338,6 +384,19 @@ int cg_revcache_put(struct cg_revcache *c, cg_revcache_kind_t kind, const char *
                     const unsigned char *der, size_t len, time_t fetched_at,
                     time_t this_update, time_t next_update, char **err)
 {
+    return cg_revcache_put_tagged(c, kind, key, der, len, fetched_at, this_update, next_update,
+                                  CG_REVCACHE_NO_TAG, err);
+}
+
+uint64_t cg_revcache_epoch(struct cg_revcache *c)
+{
+    return c != NULL ? atomic_load_explicit(&c->epoch, memory_order_relaxed) : 0;
+}
+
+int cg_revcache_put_tagged(struct cg_revcache *c, cg_revcache_kind_t kind, const char *key,
+                           const unsigned char *der, size_t len, time_t fetched_at,
+                           time_t this_update, time_t next_update, long long tag, char **err)
+{
     struct cg_revcache_blob *blob;
     int rc;
 
@@ -352,7 +411,7 @@ int cg_revcache_put(struct cg_revcache *c, cg_revcache_kind_t kind, const char *
     if (blob == NULL)
         return cg_set_err(err, "out of memory");
     pthread_mutex_lock(&c->lock);
-    rc = store(c, kind, key, blob, fetched_at, this_update, next_update);
+    rc = store(c, kind, key, blob, fetched_at, this_update, next_update, tag);
     pthread_mutex_unlock(&c->lock);
     if (rc != CG_OK) {
         blob_unref(blob);
@@ -379,17 +438,43 @@ void cg_revcache_set_index(struct cg_revcache *c, const char *key, struct cg_crl
 int cg_revcache_get(struct cg_revcache *c, cg_revcache_kind_t kind, const char *key,
                     time_t now, struct cg_revcache_entry *out)
 {
+    return cg_revcache_get_for(c, kind, key, now, 0, -1, out);
+}
+
+/* When the answer of `s` is due for `refresh` (seconds): its nextUpdate, or
+ * `refresh` after it was fetched, whichever comes first. */
+static time_t due_at(const struct slot *s, long refresh)
+{
+    time_t due = s->fetched_at + refresh;
+    if (s->next_update != 0 && s->next_update < due)
+        due = s->next_update;
+    return due;
+}
+
+int cg_revcache_get_for(struct cg_revcache *c, cg_revcache_kind_t kind, const char *key,
+                        time_t now, long refresh_s, long stale_grace_s,
+                        struct cg_revcache_entry *out)
+{
     struct slot *s;
     int rc = CG_DECLINED;
 
     memset(out, 0, sizeof(*out));
     if (c == NULL || key == NULL)
         return CG_DECLINED;
+    if (refresh_s <= 0)
+        refresh_s = c->o.refresh_s;
+    if (stale_grace_s < 0)
+        stale_grace_s = c->o.stale_grace_s;
     pthread_mutex_lock(&c->lock);
     s = find(c, kind, key);
     if (s == NULL)
         goto out;
-    if (s->next_update != 0 && now > s->next_update + c->o.stale_grace_s)
+    /* Read: the background refresh keeps it fresh, on the shortest
+     * `refresh` of those reading it. */
+    s->last_read = now;
+    if (s->refresh_s == 0 || refresh_s < s->refresh_s)
+        s->refresh_s = refresh_s;
+    if (s->next_update != 0 && now > s->next_update + stale_grace_s)
         goto out;
     atomic_fetch_add_explicit(&s->blob->refs, 1, memory_order_relaxed);
     out->blob = s->blob;
@@ -399,7 +484,7 @@ int cg_revcache_get(struct cg_revcache *c, cg_revcache_kind_t kind, const char *
     out->this_update = s->this_update;
     out->next_update = s->next_update;
     out->index = cg_crl_index_ref(s->index);
-    rc = (s->next_update != 0 && now > s->next_update) || now - s->fetched_at >= c->o.refresh_s
+    rc = (s->next_update != 0 && now > s->next_update) || now - s->fetched_at >= refresh_s
              ? CG_AGAIN
              : CG_OK;
 out:
@@ -414,4 +499,116 @@ size_t cg_revcache_count(struct cg_revcache *c)
     n = c->n;
     pthread_mutex_unlock(&c->lock);
     return n;
+}
+
+void cg_revcache_set_origin(struct cg_revcache *c, cg_revcache_kind_t kind, const char *key,
+                            const struct cg_revcache_origin *origin)
+{
+    struct slot *s;
+    struct cg_revcache_origin copy;
+
+    if (c == NULL || origin_copy(&copy, origin) != CG_OK) {
+        origin_clear(&copy);
+        return;
+    }
+    pthread_mutex_lock(&c->lock);
+    s = find(c, kind, key);
+    if (s != NULL) {
+        origin_clear(&s->origin);
+        s->origin = copy;
+        memset(&copy, 0, sizeof(copy));
+    }
+    pthread_mutex_unlock(&c->lock);
+    origin_clear(&copy);
+}
+
+/*
+ * When `s` is refreshed in the background: a little before it is due, so
+ * that no reader ever finds it due: a quarter of its life (at least 1 s, at
+ * most 5 min, at most half of it) before, leaving time for a retry or two
+ * when the first attempt fails. An answer already due (fetched
+ * stale, or a refresh failed until now) is asked for again at once, within
+ * the backoff, while it is still usable within the grace.
+ */
+static time_t refresh_at(const struct cg_revcache *c, const struct slot *s)
+{
+    long refresh = s->refresh_s != 0 ? s->refresh_s : c->o.refresh_s;
+    time_t due = due_at(s, refresh), life = due - s->fetched_at, lead = life / 4;
+
+    if (lead < 1)
+        lead = 1;
+    if (lead > 300)
+        lead = 300;
+    if (lead > life / 2)
+        lead = life / 2;
+    if (life <= 0)
+        lead = 0;
+    return due - lead;
+}
+
+size_t cg_revcache_take_due(struct cg_revcache *c, time_t now, struct cg_revcache_due *out,
+                            size_t cap)
+{
+    size_t n = 0;
+
+    if (c == NULL)
+        return 0;
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < c->n && n < cap; i++) {
+        struct slot *s = &c->slots[i];
+        long refresh = s->refresh_s != 0 ? s->refresh_s : c->o.refresh_s;
+        long idle = 2 * refresh > c->o.idle_s ? 2 * refresh : c->o.idle_s;
+
+        if (s->origin.url == NULL || s->in_flight || s->last_read == 0 ||
+            now - s->last_read > idle || now < s->retry_at || now < refresh_at(c, s))
+            continue;
+        /* past its grace it is of no use: the next reader fetches */
+        if (s->next_update != 0 && now > s->next_update + c->o.stale_grace_s)
+            continue;
+        memset(&out[n], 0, sizeof(out[n]));
+        if ((out[n].key = strdup(s->key)) == NULL ||
+            origin_copy(&out[n].origin, &s->origin) != CG_OK) {
+            free(out[n].key);
+            origin_clear(&out[n].origin);
+            continue;
+        }
+        out[n].kind = s->kind;
+        out[n].this_update = s->this_update;
+        out[n].next_update = s->next_update;
+        out[n].failures = s->failures;
+        s->in_flight = true;
+        n++;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return n;
+}
+
+void cg_revcache_refresh_done(struct cg_revcache *c, const struct cg_revcache_due *d,
+                              cg_revcache_refresh_t how, time_t now)
+{
+    struct slot *s;
+
+    pthread_mutex_lock(&c->lock);
+    s = find(c, d->kind, d->key);
+    if (s != NULL) {
+        s->in_flight = false;
+        if (how == CG_REVCACHE_REFRESH_NOT_ASKED) {
+            s->retry_at = now + 1;
+        } else if (how == CG_REVCACHE_REFRESH_OK) {
+            s->failures = 0;
+            s->retry_at = 0;
+        } else {
+            unsigned shift = s->failures < 6 ? s->failures : 6;
+            s->failures++;
+            s->retry_at = now + ((time_t)1 << shift);   /* 1, 2, 4 ... 64 s */
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+void cg_revcache_due_clear(struct cg_revcache_due *d)
+{
+    free(d->key);
+    origin_clear(&d->origin);
+    memset(d, 0, sizeof(*d));
 }

@@ -18,6 +18,7 @@
 #include "cert/revocation.h"
 #include "cert/trust_internal.h"
 #include "core/common.h"
+#include "core/log.h"
 
 #define TRIED_MAX 4096   /* the "tried" line stays readable in a log */
 
@@ -122,6 +123,32 @@ char *cg_revocation_ocsp_key(X509 *cert, X509 *issuer)
 
 /* ---- online ------------------------------------------------------------ */
 
+/* What a verdict takes from an answer (cg_revcache_put_tagged): an OCSP
+ * status with its revocation date; a CRL's number (its thisUpdate when it
+ * has none). */
+static long long ocsp_tag(const struct cg_ocsp_result *r)
+{
+    return (long long)r->status + 4LL * (long long)r->revoked_at;
+}
+
+static long long crl_tag(const struct cg_crl_index *ix)
+{
+    long long n = cg_crl_index_number(ix);
+    return n >= 0 ? n : (long long)cg_crl_index_this_update(ix);
+}
+
+/* Tells the cache where an answer comes from, for its background refresh
+ * (answers reloaded from disk learn it on their first read). */
+static void remember_origin(const struct cg_rev_online *o, cg_revcache_kind_t kind,
+                            const char *key, const char *url, X509 *cert, X509 *issuer)
+{
+    struct cg_revcache_origin origin = {.url = (char *)url, .cert = cert, .issuer = issuer,
+                                        .timeout_ms = o->timeout_ms,
+                                        .max_bytes = o->max_crl_bytes};
+    if (o->cache != NULL && url != NULL && key != NULL)
+        cg_revcache_set_origin(o->cache, kind, key, &origin);
+}
+
 /* Judges an OCSP DER; CG_OK with a good/revoked answer in *out. */
 static int use_ocsp(const struct cg_rev_online *o, const unsigned char *der, size_t len,
                     X509 *cert, X509 *issuer, time_t at, const char *what,
@@ -167,7 +194,10 @@ static int try_ocsp(const struct cg_rev_online *o, X509 *cert, X509 *issuer, tim
     }
     /* with a nonce, only an answer to this very request will do */
     if (key != NULL && o->cache != NULL && !o->ocsp_nonce)
-        crc = cg_revcache_get(o->cache, CG_REVCACHE_OCSP, key, at, &cached);
+        crc = cg_revcache_get_for(o->cache, CG_REVCACHE_OCSP, key, at, o->refresh_s,
+                                  o->stale_grace, &cached);
+    if (crc != CG_DECLINED)
+        remember_origin(o, CG_REVCACHE_OCSP, key, url, cert, issuer);
     if (crc == CG_OK) {
         snprintf(what, sizeof(what), "OCSP %s (cached)", url);
         rc = use_ocsp(o, cached.der, cached.len, cert, issuer, at, what, NULL, 0, out, &r);
@@ -197,9 +227,11 @@ static int try_ocsp(const struct cg_rev_online *o, X509 *cert, X509 *issuer, tim
         rc = use_ocsp(o, got.body, got.len, cert, issuer, at, what, nonce, nonce_len, out, &r);
         if (rc != CG_ERR && key != NULL && o->cache != NULL && !o->ocsp_nonce) {
             char *perr = NULL;
-            if (cg_revcache_put(o->cache, CG_REVCACHE_OCSP, key, got.body, got.len, at,
-                                r.this_update, r.next_update, &perr) != CG_OK)
+            if (cg_revcache_put_tagged(o->cache, CG_REVCACHE_OCSP, key, got.body, got.len, at,
+                                       r.this_update, r.next_update, ocsp_tag(&r),
+                                       &perr) != CG_OK)
                 note(out, "OCSP answer not cached: %s", perr ? perr : "?");
+            remember_origin(o, CG_REVCACHE_OCSP, key, url, cert, issuer);
             free(perr);
         }
         if (rc == CG_OK)
@@ -279,7 +311,10 @@ static int try_crl_url(const struct cg_rev_online *o, const char *url, X509 *cer
     int crc = CG_DECLINED, rc = CG_ERR;
 
     if (o->cache != NULL)
-        crc = cg_revcache_get(o->cache, CG_REVCACHE_CRL, url, at, &cached);
+        crc = cg_revcache_get_for(o->cache, CG_REVCACHE_CRL, url, at, o->refresh_s,
+                                  o->stale_grace, &cached);
+    if (crc != CG_DECLINED)
+        remember_origin(o, CG_REVCACHE_CRL, url, url, NULL, issuer);
     if (crc == CG_OK) {
         snprintf(what, sizeof(what), "CRL %s (cached)", url);
         if (cached.index == NULL &&
@@ -313,12 +348,14 @@ static int try_crl_url(const struct cg_rev_online *o, const char *url, X509 *cer
             rc = use_index(o, ix, cert, at, what, CG_REV_SOURCE_FETCHED_CRL, out);
             if (o->cache != NULL) {
                 char *perr = NULL;
-                if (cg_revcache_put(o->cache, CG_REVCACHE_CRL, url, got.body, got.len, at,
-                                    cg_crl_index_this_update(ix), cg_crl_index_next_update(ix),
-                                    &perr) != CG_OK)
+                if (cg_revcache_put_tagged(o->cache, CG_REVCACHE_CRL, url, got.body, got.len, at,
+                                           cg_crl_index_this_update(ix),
+                                           cg_crl_index_next_update(ix), crl_tag(ix),
+                                           &perr) != CG_OK)
                     note(out, "CRL not cached: %s", perr ? perr : "?");
                 else
                     cg_revcache_set_index(o->cache, url, ix);
+                remember_origin(o, CG_REVCACHE_CRL, url, url, NULL, issuer);
                 free(perr);
             }
             if (rc == CG_OK)
@@ -370,12 +407,47 @@ static int try_local_crls(const struct cg_rev_online *o, X509 *cert, X509 *issue
     return CG_DECLINED;
 }
 
+/*
+ * The first http:// URL of cert's freshestCRL extension (where its delta
+ * CRLs are published), into out; false when it names none. Delta CRLs are
+ * not fetched: a certificate naming one is judged on its base CRL alone
+ * (complete up to its own thisUpdate), and the answer says so, so that
+ * nobody takes it for a check against the delta.
+ */
+static bool delta_url(X509 *cert, char *out, size_t cap)
+{
+    STACK_OF(DIST_POINT) *dps = X509_get_ext_d2i(cert, NID_freshest_crl, NULL, NULL);
+    bool found = false;
+
+    for (int i = 0; !found && i < sk_DIST_POINT_num(dps); i++) {
+        DIST_POINT *dp = sk_DIST_POINT_value(dps, i);
+        if (dp->distpoint == NULL || dp->distpoint->type != 0)
+            continue;
+        for (int k = 0; !found && k < sk_GENERAL_NAME_num(dp->distpoint->name.fullname); k++) {
+            GENERAL_NAME *gn = sk_GENERAL_NAME_value(dp->distpoint->name.fullname, k);
+            if (gn->type != GEN_URI)
+                continue;
+            snprintf(out, cap, "%s",
+                     (const char *)ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier));
+            found = true;
+        }
+    }
+    sk_DIST_POINT_pop_free(dps, DIST_POINT_free);
+    return found;
+}
+
+#define DELTA_REFUSED "not fetched: delta CRLs (freshestCRL) are not supported; judged on the " \
+                      "base CRL alone"
+
 static int try_crls(const struct cg_rev_online *o, X509 *cert, X509 *issuer, time_t at,
                     struct cg_revocation_info *out)
 {
     STACK_OF(DIST_POINT) *dps;
+    char delta[512];
     int tried = 0;
 
+    if (delta_url(cert, delta, sizeof(delta)))
+        note(out, "delta CRL %s: " DELTA_REFUSED, delta);
     if (try_local_crls(o, cert, issuer, at, out) == CG_OK)
         return CG_OK;
     dps = X509_get_ext_d2i(cert, NID_crl_distribution_points, NULL, NULL);
@@ -518,10 +590,11 @@ static void crl_fetched(void *arg, const struct cg_fetch_result *r)
         prefetch_note(pf, "CRL GET %s: %s: unusable: %s", one->url, how, err ? err : "?");
     } else {
         prefetch_note(pf, "CRL GET %s: %s", one->url, how);
-        if (cg_revcache_put(pf->o.cache, CG_REVCACHE_CRL, one->url, r->body, r->len, pf->now,
-                            cg_crl_index_this_update(ix), cg_crl_index_next_update(ix),
-                            NULL) == CG_OK)
+        if (cg_revcache_put_tagged(pf->o.cache, CG_REVCACHE_CRL, one->url, r->body, r->len,
+                                   pf->now, cg_crl_index_this_update(ix),
+                                   cg_crl_index_next_update(ix), crl_tag(ix), NULL) == CG_OK)
             cg_revcache_set_index(pf->o.cache, one->url, ix);
+        remember_origin(&pf->o, CG_REVCACHE_CRL, one->url, one->url, NULL, pf->issuer);
     }
     cg_rev_stats_crl_fetched(r, ix != NULL);
     free(err);
@@ -543,7 +616,8 @@ static void submit_one(struct prefetch *pf, const char *url, const char *content
     one->pf = pf;
     atomic_fetch_add_explicit(&pf->pending, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&pf->submitted, 1, memory_order_relaxed);
-    if (cg_fetcher_submit(pf->o.fetcher, url, content_type, body, len, cb, one, NULL) != CG_OK) {
+    if (cg_fetcher_submit_timed(pf->o.fetcher, url, content_type, body, len, pf->o.timeout_ms, cb,
+                                one, NULL) != CG_OK) {
         atomic_fetch_sub_explicit(&pf->pending, 1, memory_order_relaxed);
         free(one->url);
         free(one);
@@ -555,6 +629,10 @@ static void prefetch_crls(struct prefetch *pf)
 {
     STACK_OF(DIST_POINT) *dps = X509_get_ext_d2i(pf->cert, NID_crl_distribution_points, NULL,
                                                  NULL);
+    char delta[512];
+
+    if (delta_url(pf->cert, delta, sizeof(delta)))
+        prefetch_note(pf, "delta CRL %s: " DELTA_REFUSED, delta);
 
     for (int i = 0; i < sk_DIST_POINT_num(dps); i++) {
         DIST_POINT *dp = sk_DIST_POINT_value(dps, i);
@@ -569,7 +647,8 @@ static void prefetch_crls(struct prefetch *pf)
             url = (const char *)ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier);
             if (strncmp(url, "http://", 7) != 0)
                 continue;
-            if (cg_revcache_get(pf->o.cache, CG_REVCACHE_CRL, url, pf->now, &e) == CG_OK) {
+            if (cg_revcache_get_for(pf->o.cache, CG_REVCACHE_CRL, url, pf->now, pf->o.refresh_s,
+                                    pf->o.stale_grace, &e) == CG_OK) {
                 cg_revcache_entry_free(&e);
                 continue;
             }
@@ -601,8 +680,9 @@ static void ocsp_fetched(void *arg, const struct cg_fetch_result *r)
     } else {
         cg_rev_stats_ocsp_fetched(r, CG_OCSP_ERR_NONE);
         prefetch_note(pf, "OCSP POST %s: %s: %s", one->url, how, cg_ocsp_status_slug(res.status));
-        cg_revcache_put(pf->o.cache, CG_REVCACHE_OCSP, pf->ocsp_key, r->body, r->len, pf->now,
-                        res.this_update, res.next_update, NULL);
+        cg_revcache_put_tagged(pf->o.cache, CG_REVCACHE_OCSP, pf->ocsp_key, r->body, r->len,
+                               pf->now, res.this_update, res.next_update, ocsp_tag(&res), NULL);
+        remember_origin(&pf->o, CG_REVCACHE_OCSP, pf->ocsp_key, one->url, pf->cert, pf->issuer);
         answered = res.status != CG_OCSP_UNKNOWN;
     }
     free(err);
@@ -669,7 +749,8 @@ static int prefetch_start(const struct cg_rev_online *o, X509 *cert, X509 *issue
         url = o->ocsp_responder ? strdup(o->ocsp_responder) : cg_ocsp_url(cert);
         pf->ocsp_key = cg_revocation_ocsp_key(cert, issuer);
         if (url != NULL && pf->ocsp_key != NULL &&
-            cg_revcache_get(o->cache, CG_REVCACHE_OCSP, pf->ocsp_key, now, &e) == CG_OK) {
+            cg_revcache_get_for(o->cache, CG_REVCACHE_OCSP, pf->ocsp_key, now, o->refresh_s,
+                                o->stale_grace, &e) == CG_OK) {
             /* fresh in the cache: nothing to fetch for OCSP, nor for CRLs if it answers */
             cg_revcache_entry_free(&e);
         } else if (url != NULL &&
@@ -699,4 +780,195 @@ static int prefetch_start(const struct cg_rev_online *o, X509 *cert, X509 *issue
     }
     prefetch_release(pf);   /* drop the submitting hold */
     return CG_AGAIN;
+}
+
+/* ---- background refresh ------------------------------------------------------ */
+
+#define REFRESH_BATCH 64   /* answers started per tick; the rest wait for the next */
+
+struct cg_rev_refresher {
+    struct cg_rev_refresher_opts o;
+};
+
+struct refresh_one {
+    struct cg_rev_refresher *r;
+    struct cg_revcache_due d;
+};
+
+static void refresher_note(const struct cg_rev_refresher *r, int level, const char *fmt, ...)
+    CG_PRINTF(3, 4);
+static void refresher_note(const struct cg_rev_refresher *r, int level, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+
+    if (r->o.note == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    r->o.note(level, line);
+}
+
+/* What the answer is about, for the log: "OCSP answer for serial 7D1 from URL". */
+static void refresh_subject(const struct cg_revcache_due *d, char *out, size_t cap)
+{
+    if (d->kind == CG_REVCACHE_OCSP) {
+        const char *serial = strrchr(d->key, '-');
+        snprintf(out, cap, "OCSP answer for serial %s from %s", serial ? serial + 1 : d->key,
+                 d->origin.url);
+    } else {
+        snprintf(out, cap, "CRL %s", d->origin.url);
+    }
+}
+
+/* Fetcher thread: judges what came back and replaces the answer held. */
+static void refreshed(void *arg, const struct cg_fetch_result *res)
+{
+    struct refresh_one *one = arg;
+    struct cg_rev_refresher *r = one->r;
+    struct cg_revcache_due *d = &one->d;
+    struct cg_crl_index *ix = NULL;
+    time_t now = time(NULL), tu = 0, nu = 0;
+    char *err = NULL, why[600], what[700], t1[32], t2[32], status[64];
+    long long tag = CG_REVCACHE_NO_TAG;
+    bool ok = false;
+
+    why[0] = status[0] = '\0';
+    refresh_subject(d, what, sizeof(what));
+    if (res->rc != CG_OK) {
+        snprintf(why, sizeof(why), "%s", res->error != NULL ? res->error : "failed");
+    } else if (d->kind == CG_REVCACHE_OCSP) {
+        struct cg_ocsp_params p = {.at = now, .stale_grace = r->o.stale_grace_s};
+        struct cg_ocsp_result or;
+        if (cg_ocsp_judge(res->body, res->len, d->origin.cert, d->origin.issuer, &p, &or,
+                          &err) != CG_OK) {
+            snprintf(why, sizeof(why), "unusable answer (%s): %s", cg_ocsp_error_slug(or.error),
+                     err != NULL ? err : "?");
+        } else {
+            tu = or.this_update;
+            nu = or.next_update;
+            tag = ocsp_tag(&or);
+            snprintf(status, sizeof(status), "%s", cg_ocsp_status_slug(or.status));
+            ok = true;
+        }
+    } else {
+        struct cg_crl_index_opts io = {.max_bytes = d->origin.max_bytes};
+        if (cg_crl_index_load(res->body, res->len, d->origin.issuer, &io, &ix, &err) != CG_OK) {
+            snprintf(why, sizeof(why), "unusable: %s", err != NULL ? err : "?");
+        } else {
+            tu = cg_crl_index_this_update(ix);
+            nu = cg_crl_index_next_update(ix);
+            tag = crl_tag(ix);
+            snprintf(status, sizeof(status), "%zu entries", cg_crl_index_count(ix));
+            ok = true;
+        }
+    }
+    /* A responder or a mirror serving an older answer than the one held
+     * (a replay, a stale cache in front of it) does not replace it. */
+    if (ok && tu < d->this_update) {
+        iso(tu, t1);
+        iso(d->this_update, t2);
+        snprintf(why, sizeof(why), "older than the answer held (thisUpdate %s, held %s)", t1, t2);
+        ok = false;
+    }
+    if (ok) {
+        char *perr = NULL;
+        if (cg_revcache_put_tagged(r->o.cache, d->kind, d->key, res->body, res->len, now, tu, nu,
+                                   tag, &perr) != CG_OK)
+            refresher_note(r, CG_LOG_WARN, "revocation: refreshed %s not persisted: %s", what,
+                           perr != NULL ? perr : "?");
+        else if (ix != NULL)
+            cg_revcache_set_index(r->o.cache, d->key, ix);
+        free(perr);
+    }
+    if (!ok && res->negative_cached) {
+        /* Not asked: the fetcher's backoff for this URL is running (a
+         * request's fetch failed just now). Looked at again next tick,
+         * without counting as an attempt of ours. */
+        cg_revcache_refresh_done(r->o.cache, d, CG_REVCACHE_REFRESH_NOT_ASKED, now);
+        goto out;
+    }
+    cg_revcache_refresh_done(r->o.cache, d, ok ? CG_REVCACHE_REFRESH_OK : CG_REVCACHE_REFRESH_FAILED,
+                             now);
+    if (ok) {
+        iso(tu, t1);
+        iso(nu, t2);
+        refresher_note(r, CG_LOG_INFO, "revocation: refreshed in the background: %s: %s (thisUpdate %s, "
+                             "nextUpdate %s), HTTP 200, %zu bytes, %.0f ms",
+                       what, status, t1, t2, res->len, res->elapsed_ms);
+    } else if (res->error == NULL || strcmp(res->error, "cancelled") != 0) {
+        iso(d->next_update, t2);
+        refresher_note(r, CG_LOG_WARN, "revocation: background refresh failed: %s: %s; the answer held "
+                             "(nextUpdate %s) stays in use until it is due, retried in %u s",
+                       what, why, t2, 1u << (d->failures < 6 ? d->failures : 6));
+    }
+out:
+    cg_crl_index_unref(ix);
+    free(err);
+    cg_revcache_due_clear(d);
+    free(one);
+}
+
+/* Fetcher thread, every tick: starts the refreshes that are due. */
+static void refresher_tick(void *arg)
+{
+    struct cg_rev_refresher *r = arg;
+    struct cg_revcache_due due[REFRESH_BATCH];
+    size_t n = cg_revcache_take_due(r->o.cache, time(NULL), due, REFRESH_BATCH);
+
+    for (size_t i = 0; i < n; i++) {
+        struct refresh_one *one = calloc(1, sizeof(*one));
+        unsigned char *req = NULL;
+        size_t req_len = 0;
+        char *err = NULL, what[700];
+        int rc = CG_ERR;
+
+        refresh_subject(&due[i], what, sizeof(what));
+        if (one != NULL) {
+            one->r = r;
+            one->d = due[i];
+            if (due[i].kind == CG_REVCACHE_CRL)
+                rc = cg_fetcher_submit_timed(r->o.fetcher, due[i].origin.url, NULL, NULL, 0,
+                                             due[i].origin.timeout_ms, refreshed, one, &err);
+            else if (cg_ocsp_request(due[i].origin.cert, due[i].origin.issuer, NULL, 0, &req,
+                                     &req_len, &err) == CG_OK)
+                rc = cg_fetcher_submit_timed(r->o.fetcher, due[i].origin.url,
+                                             "application/ocsp-request", req, req_len,
+                                             due[i].origin.timeout_ms, refreshed, one, &err);
+        }
+        OPENSSL_free(req);
+        if (rc == CG_OK)
+            continue;   /* `one` is the callback's now */
+        refresher_note(r, CG_LOG_WARN, "revocation: background refresh not started: %s: %s", what,
+                       err != NULL ? err : "out of memory");
+        cg_revcache_refresh_done(r->o.cache, &due[i], CG_REVCACHE_REFRESH_FAILED, time(NULL));
+        cg_revcache_due_clear(&due[i]);
+        free(one);
+        free(err);
+    }
+}
+
+struct cg_rev_refresher *cg_revocation_refresher_start(const struct cg_rev_refresher_opts *o,
+                                                       char **err)
+{
+    struct cg_rev_refresher *r;
+
+    if (o == NULL || o->fetcher == NULL || o->cache == NULL) {
+        cg_set_err(err, "the background refresh needs a fetcher and a cache");
+        return NULL;
+    }
+    r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        cg_set_err(err, "out of memory");
+        return NULL;
+    }
+    r->o = *o;
+    cg_fetcher_set_tick(o->fetcher, o->tick_ms, refresher_tick, r);
+    return r;
+}
+
+void cg_revocation_refresher_free(struct cg_rev_refresher *r)
+{
+    free(r);
 }

@@ -21,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "cert/fetch.h"
@@ -51,6 +52,12 @@ struct cg_rev_online {
                                       answer, but no cached one either (every check
                                       asks the responder). For the blocking form only:
                                       prefetched answers are cached, so carry none */
+    uint64_t cache_epoch;          /* not read by the hook: cg_revcache_epoch(cache) when
+                                      the struct keys a verification cache (the server
+                                      passes the struct's bytes as the key), so that a
+                                      verdict is not kept past a change of the answers */
+    long refresh_s;                /* re-fetch at most this often; 0: the cache's */
+    unsigned timeout_ms;           /* per fetch; 0: the fetcher's */
     bool use_due;                  /* cache-only (fetcher NULL): also use an answer that
                                       is due (refresh elapsed, or past nextUpdate within
                                       stale_grace). For the judge after a prefetch: a
@@ -94,6 +101,31 @@ int cg_revocation_prefetch(const struct cg_rev_online *o, X509 *cert, X509 *issu
 int cg_revocation_prefetch_ex(const struct cg_rev_online *o, X509 *cert, X509 *issuer,
                               time_t now, void (*done)(void *arg, const char *fetched),
                               void *arg, char **err);
+
+/*
+ * The background refresh of the answer cache (see revcache.h): on every
+ * tick of the fetcher thread, the answers about to be due are fetched
+ * again, one fetch per answer, judged (OCSP) or verified and indexed (CRL)
+ * there, and put in the cache when usable and not older than the one held;
+ * a failure keeps the answer held (used until it is due, then within its
+ * stale grace) and is retried with a backoff. No loop ever waits on it.
+ * `note` (may be NULL) gets one line per refresh: level CG_LOG_INFO when
+ * refreshed, CG_LOG_WARN when it failed (values of core/log.h).
+ */
+struct cg_rev_refresher_opts {
+    struct cg_fetcher *fetcher;
+    struct cg_revcache *cache;
+    long stale_grace_s;            /* an answer past nextUpdate by more is not taken */
+    unsigned tick_ms;              /* how often due answers are looked for; 0: 1000 */
+    void (*note)(int level, const char *line);
+};
+struct cg_rev_refresher;
+/* Starts it on the fetcher's thread (cg_fetcher_set_tick). NULL on failure. */
+struct cg_rev_refresher *cg_revocation_refresher_start(const struct cg_rev_refresher_opts *o,
+                                                       char **err);
+/* After cg_fetcher_free (which ends the ticks and cancels the fetches);
+ * NULL-safe. */
+void cg_revocation_refresher_free(struct cg_rev_refresher *r);
 
 /* The cache key of cert's OCSP answer: hex of SHA-1 issuer name and key
  * hashes and the serial. New string, caller frees; NULL on failure. */

@@ -145,6 +145,10 @@ struct cg_conn {
     uint64_t park_start_ms;
     unsigned park_timeout_ms;
     bool rev_fetched;                      /* prefetched: judge with what came in */
+    bool req_rev_allowed;                  /* this request is served only by on_unknown:
+                                              allow (its x-reason says so) */
+    bool rev_chain_dp;                     /* mode crl: an intermediate of the path names
+                                              an http:// distribution point */
     bool rev_parked;                       /* the request waited for the fetches */
     bool rev_timed_out;
     uint64_t rev_wait_ms;
@@ -861,10 +865,12 @@ static bool names_http_dp(X509 *x)
 
 /*
  * The online check for `site`, cache-only (fetcher NULL), when the site has
- * one. OCSP modes are always online. `crl` is online only when the client
- * certificate names an http:// distribution point; otherwise OpenSSL's own
- * check against stores/crl/ stays in charge (it also applies max_crl_age
- * and delta CRLs, which the online hook does not).
+ * one. OCSP modes are always online. `crl` is online only when a
+ * certificate in scope names an http:// distribution point: the client
+ * certificate, or under `scope: chain` an intermediate of the path
+ * (c->rev_chain_dp, found by rev_path_names_dp on a first judgement);
+ * otherwise OpenSSL's own check against stores/crl/ stays in charge (it
+ * also applies max_crl_age and delta CRLs, which the online hook does not).
  */
 static bool rev_online(const struct cg_conn *c, const struct cg_conf_site *site, X509 *leaf,
                        struct cg_rev_online *o)
@@ -873,7 +879,7 @@ static bool rev_online(const struct cg_conn *c, const struct cg_conf_site *site,
 
     if (leaf == NULL || c->gen->revcache == NULL || r->mode == CG_CONF_REVOCATION_OFF)
         return false;
-    if (r->mode == CG_CONF_REVOCATION_CRL && !names_http_dp(leaf))
+    if (r->mode == CG_CONF_REVOCATION_CRL && !c->rev_chain_dp && !names_http_dp(leaf))
         return false;
     memset(o, 0, sizeof(*o));
     o->cache = c->gen->revcache;
@@ -882,8 +888,25 @@ static bool rev_online(const struct cg_conn *c, const struct cg_conf_site *site,
     o->use_crl = r->mode == CG_CONF_REVOCATION_CRL || r->mode == CG_CONF_REVOCATION_OCSP_CRL;
     o->ocsp_responder = r->ocsp_responder;
     o->stale_grace = r->stale_grace_s;
+    o->refresh_s = r->refresh_s;
+    o->timeout_ms = r->timeout_ms;
+    o->cache_epoch = cg_revcache_epoch(c->gen->revcache);
     o->use_due = c->rev_fetched;
     return true;
+}
+
+/* Mode crl, scope chain: whether an intermediate of the path `v` built (the
+ * root excepted: it is trusted by being in the store) names an http://
+ * distribution point, so that its CRL is fetched too. */
+static bool rev_path_names_dp(const struct cg_conf_site *site, const struct cg_verdict *v)
+{
+    if (site->revocation.mode != CG_CONF_REVOCATION_CRL || site->revocation.scope != CG_SCOPE_CHAIN)
+        return false;
+    for (size_t i = 1; i + 1 < v->path_len; i++) {
+        if (v->path[i].cert != NULL && v->path[i + 1].cert != NULL && names_http_dp(v->path[i].cert))
+            return true;
+    }
+    return false;
 }
 
 /* Whether waiting for answers may change the verdict: the path is
@@ -1032,6 +1055,16 @@ static void rev_resume(struct cg_conn *c, bool timed_out)
     cg_timer_disarm(c->w->loop, &c->timer);
     c->rev_timed_out = timed_out;
     c->rev_wait_ms = cg_loop_now_ms(c->w->loop) - c->park_start_ms;
+    /* One line per request that had to wait: with the background refresh,
+     * a request waits only for a certificate (or an issuer's CRL) not seen
+     * before, or an answer that could not be refreshed in time. */
+    conn_log(c, CG_LOG_INFO, "revocation: request %.*s%s%.*s waited %llu ms for answers (%s)%s%s",
+             (int)(c->req.path.len > 200 ? 200 : c->req.path.len), c->req.path.p,
+             c->req.query.len > 0 ? "?" : "",
+             (int)(c->req.query.len > 200 ? 200 : c->req.query.len), c->req.query.p,
+             (unsigned long long)c->rev_wait_ms, timed_out ? "timed out" : "fetches over",
+             c->rev_fetched_text != NULL ? "; fetched: " : "",
+             c->rev_fetched_text != NULL ? c->rev_fetched_text : "");
     conn_drive(c);
 }
 
@@ -1172,6 +1205,23 @@ static int conn_verdict(struct cg_conn *c, const struct cg_conf_site *site,
                                &c->vref) != CG_OK)
             return CG_ERR;
         v = cg_verdict_ref_get(c->vref);
+        if (!online && leaf != NULL && rev_path_names_dp(site, v)) {
+            /* An intermediate's CRL is online: judged again with the hook. */
+            c->rev_chain_dp = true;
+            cg_verdict_ref_unref(c->vref);
+            c->vref = NULL;
+            online = rev_online(c, site, leaf, &o);
+            if (online) {
+                policy.revocation = CG_REVOCATION_OFF;
+                policy.revocation_hook = cg_revocation_online;
+                policy.revocation_arg = &o;
+            }
+            if (cg_vcache_judge_ex(c->w->srv->verdicts, leaf, chain, c->gen->trust, time(NULL),
+                                   &policy, online ? &o : NULL, online ? sizeof(o) : 0,
+                                   &c->vref) != CG_OK)
+                return CG_ERR;
+            v = cg_verdict_ref_get(c->vref);
+        }
         if (!online || !rev_needs_answers(v)) {
             *out = v;
             goto judged;
@@ -1267,26 +1317,50 @@ static void line_revocation(struct line *l, const struct cg_verdict *v)
     }
 }
 
-/* Served although some status is unknown (on_unknown: allow): one line
- * saying so and what was tried, so the administrator sees it. */
-/* Whether some element's revocation status was asked and is unknown. */
-static bool rev_unknown(const struct cg_verdict *v)
+/* Whether `v` was let through only by `on_unknown: allow`: an element
+ * below the root whose revocation status is unknown (from the online check
+ * or from OpenSSL's CRL check), recorded as advisory. */
+static bool rev_allowed_unknown(const struct cg_conf_site *site, const struct cg_verdict *v)
 {
-    bool unknown = false;
-
-    for (size_t i = 0; i < v->path_len; i++)
-        unknown |= v->path[i].revocation.status == CG_REV_UNKNOWN &&
-                   v->path[i].revocation.tried != NULL;
-    return unknown;
+    if (site->policy.on_unknown != CG_ON_UNKNOWN_ALLOW)
+        return false;
+    for (size_t i = 0; i + 1 < v->path_len; i++) {
+        const struct cg_path_element *e = &v->path[i];
+        if (e->revocation.status == CG_REV_UNKNOWN && e->revocation.tried != NULL)
+            return true;
+        for (size_t j = 0; j < e->n_problems; j++) {
+            if (e->problems[j].reason == CG_REASON_REVOCATION_UNKNOWN && e->problems[j].advisory)
+                return true;
+        }
+    }
+    return false;
 }
 
-static void log_rev_allowed(const struct cg_conn *c, const struct cg_conf_site *site,
+/* The access log's x-reason of a request served only by `on_unknown:
+ * allow` (a stable slug, so that such requests can be counted). */
+#define REASON_REVOCATION_UNKNOWN_ALLOWED "revocation-unknown-allowed"
+
+/* The x-reason of a request served with a verdict. */
+static const char *verdict_reason(const struct cg_conn *c)
+{
+    return c->req_rev_allowed ? REASON_REVOCATION_UNKNOWN_ALLOWED
+                              : cg_reason_slug(c->req_verdict->reason);
+}
+
+/* Served although some status is unknown (on_unknown: allow): one line
+ * saying so and what was tried, so the administrator sees it; the access
+ * log carries REASON_REVOCATION_UNKNOWN_ALLOWED. */
+static void log_rev_allowed(struct cg_conn *c, const struct cg_conf_site *site,
                             const struct cg_verdict *v)
 {
     struct line l;
     char who[80];
 
-    if (!rev_unknown(v) || !cg_log_enabled(CG_LOG_WARN))
+    if (v->reason != CG_REASON_OK || !rev_allowed_unknown(site, v))
+        return;
+    c->req_rev_allowed = true;
+    cg_worker_count(c->w, CG_M_REV_UNKNOWN_ALLOWED);
+    if (!cg_log_enabled(CG_LOG_WARN))
         return;
     l.len = 0;
     l.cut = false;
@@ -1387,8 +1461,6 @@ static int request_policy(struct cg_conn *c, const struct cg_conf_site *site,
         return rc;
     c->req_verdict = v;
     if (mode == CG_CLIENT_CERT_ACCEPT || v->reason == CG_REASON_OK) {
-        if (v->reason == CG_REASON_OK && rev_unknown(v))
-            cg_worker_count(c->w, CG_M_REV_UNKNOWN_ALLOWED);
         log_rev_allowed(c, site, v);
         return CG_OK;
     }
@@ -1436,7 +1508,7 @@ static int respond_certinfo(struct cg_conn *c, const struct cg_conf_site *site)
     if (head_start(c, &h, 200, 0, len) != CG_OK)
         goto done;
     if (c->req_verdict != NULL && c->req_verdict->path_len > 0)
-        c->reason = cg_reason_slug(c->req_verdict->reason);
+        c->reason = verdict_reason(c);
     head_add(&h, "Content-Type: %s\r\n", ctype);
     head_add(&h, "Cache-Control: no-store\r\nVary: Accept\r\n");
     rc = send_generated(c, &h, body, len);
@@ -1543,7 +1615,7 @@ static int respond(struct cg_conn *c)
      * ("ok", "expired", ...) when a certificate was presented. */
     if (rc == CG_OK && c->req_verdict != NULL && c->reason == NULL &&
         c->req_verdict->path_len > 0)
-        c->reason = cg_reason_slug(c->req_verdict->reason);
+        c->reason = verdict_reason(c);
 done:
     free(path);
     return rc;
@@ -1875,6 +1947,7 @@ static int finish_response(struct cg_conn *c)
     c->cause = -1;
     c->metric_site = CG_M_SITE_NONE;
     c->req_verdict = NULL;
+    c->req_rev_allowed = false;
     c->bytes_sent = c->bytes_received = 0;
     c->scanned = 0;
     if (c->in_len > 0) {

@@ -88,25 +88,35 @@ static bool checks_revocation(const struct cg_conf *conf)
     return false;
 }
 
+static void refresh_note(int level, const char *line)
+{
+    cg_log(level, "%s", line);
+}
+
 /*
- * The fetcher and the answer cache, made once per process by the first
- * config that checks revocation. Their process-wide settings come from that
- * config: the per-fetch timeout is the longest of its sites (a site with a
- * shorter one stops waiting at its own: see the parking in conn.c), the
- * cache's refresh the global one, its grace window the widest of the sites
- * (each judge still applies its site's own stale_grace). A reload that
- * changes them takes effect on restart.
+ * The fetcher, the answer cache and its background refresh, made once per
+ * process by the first config that checks revocation and kept across
+ * reloads. What is per site is not fixed here: each request passes its
+ * site's `timeout` with every fetch it starts and its site's `refresh` and
+ * `stale_grace` with every cache read (see rev_online in conn.c), so a
+ * reload's values apply at once. What stays from that first config: the
+ * fetcher's default timeout (the longest of its sites; used by fetches
+ * that name none), the cache's default refresh (the global one) and the
+ * grace within which the background refresh still works on an answer
+ * past its nextUpdate (the widest of the sites).
  */
 static int revocation_setup(struct cg_server *srv, const struct cg_conf *conf, char **err)
 {
     struct cg_fetch_opts fo;
     struct cg_revcache_opts co;
+    struct cg_rev_refresher_opts ro;
     char *e = NULL;
 
     if (srv->fetcher != NULL || !checks_revocation(conf))
         return CG_OK;
     memset(&fo, 0, sizeof(fo));
     memset(&co, 0, sizeof(co));
+    memset(&ro, 0, sizeof(ro));
     co.state_dir = conf->state_dir;
     co.refresh_s = conf->revocation.refresh_s;
     for (size_t i = 0; i < conf->n_sites; i++) {
@@ -124,6 +134,13 @@ static int revocation_setup(struct cg_server *srv, const struct cg_conf *conf, c
     srv->fetcher = cg_fetcher_new(&fo, &e);
     if (srv->fetcher == NULL)
         goto fail;
+    ro.fetcher = srv->fetcher;
+    ro.cache = srv->revcache;
+    ro.stale_grace_s = co.stale_grace_s;
+    ro.note = refresh_note;
+    srv->refresher = cg_revocation_refresher_start(&ro, &e);
+    if (srv->refresher == NULL)
+        goto fail;
     cg_log(CG_LOG_INFO, "revocation: fetcher started (timeout %u ms), %zu answers reloaded from %s",
            fo.timeout_ms, cg_revcache_count(srv->revcache),
            conf->state_dir != NULL ? conf->state_dir : "(memory only)");
@@ -131,6 +148,8 @@ static int revocation_setup(struct cg_server *srv, const struct cg_conf *conf, c
 fail:
     cg_set_err(err, "revocation: %s", e != NULL ? e : "cannot start");
     free(e);
+    cg_fetcher_free(srv->fetcher);
+    srv->fetcher = NULL;
     cg_revcache_free(srv->revcache);
     srv->revcache = NULL;
     return CG_ERR;

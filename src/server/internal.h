@@ -28,6 +28,7 @@
 
 #include "cert/fetch.h"
 #include "cert/revcache.h"
+#include "cert/revocation.h"
 #include "cert/vcache.h"
 #include "cert/verdict.h"
 #include "conf/config.h"
@@ -162,6 +163,8 @@ struct cg_server {
     struct cg_metrics *metrics;
     char **metric_sites;
     size_t n_metric_sites, max_metric_sites;
+    struct cg_rev_refresher *refresher;   /* the cache's background refresh, on the
+                                             fetcher thread */
 };
 
 /* Adds one to counter i of the worker's shard. */

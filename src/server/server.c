@@ -689,6 +689,8 @@ done:
     if (srv != NULL) {
         /* Before the workers' loops go: cancelled fetches still post to them. */
         cg_fetcher_free(srv->fetcher);
+        /* After the fetcher: its cancelled refreshes still report to it. */
+        cg_revocation_refresher_free(srv->refresher);
         for (unsigned i = 0; srv->workers != NULL && i < srv->n_workers; i++)
             worker_fini(&srv->workers[i]);
         free(srv->workers);
