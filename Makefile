@@ -5,7 +5,7 @@ JOBS        ?= $(shell nproc)
 BUILD       ?= build
 FUZZ_SECONDS ?= 10
 
-.PHONY: all deps build demo check check-release check-asan check-fuzz fuzz-long bench clean
+.PHONY: all deps build demo check check-release check-asan check-fuzz fuzz-long bench bench-tlslib clean
 
 all: build
 
@@ -42,6 +42,11 @@ fuzz-long:
 
 bench: build
 	./bench/compare
+
+# TLS libraries side by side (bench/README.md); needs valgrind, and GnuTLS and
+# wolfSSL's -dev packages for those engines. Not part of check.
+bench-tlslib:
+	./bench/tlslib/run
 
 clean:
 	rm -rf $(BUILD)

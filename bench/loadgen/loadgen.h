@@ -80,6 +80,7 @@ struct lg_opts {
     int tls_version;                  /* 0 (1.2 or 1.3), TLS1_2_VERSION, TLS1_3_VERSION */
     char path[LG_MAX_PATH + 1];
     bool json;
+    bool provider_keys;               /* --key-decode provider: OpenSSL's default */
 };
 
 /* ---- latency histogram: log-linear, microseconds, < 1.6% error --------- */
@@ -171,6 +172,11 @@ struct lg_worker {
 void *lg_worker_run(void *arg);
 
 uint64_t lg_now_ns(void);
+
+/* Makes OpenSSL decode EC public keys from certificates with its built-in EC
+ * method rather than a provider decoder chain per key (keydecode.c). Call
+ * once, before any TLS context is made. Returns 0, or -1. */
+int lg_keydecode_legacy_ec(void);
 
 /* Set by SIGTERM / SIGINT; workers poll it at least every LG_TICK_NS. */
 extern _Atomic int lg_signalled;

@@ -53,6 +53,8 @@ struct cg_limits {
     unsigned shutdown_timeout_ms;    /* SIGTERM drain deadline (10s) */
     size_t client_ca_list_warn;      /* CertificateRequest CA list: warn above (16k) */
     size_t client_ca_list_max;       /* ... refuse the config above (64k) */
+    unsigned verification_cache_entries;   /* verdicts kept (10000); 0: no cache */
+    size_t verification_cache_bytes;       /* their memory, estimated (32M) */
 };
 
 typedef enum { CG_CLIENT_CERT_IGNORE = 0, CG_CLIENT_CERT_ACCEPT, CG_CLIENT_CERT_REQUIRE } cg_client_cert_mode_t;

@@ -26,7 +26,7 @@
 #include "conf/ytree.h"
 #include "core/common.h"
 
-#define MAX_DIRS 16
+#define MAX_DIRS 24
 
 struct mark {
     unsigned line, col;           /* line 0: not set */
@@ -591,6 +591,12 @@ static const struct dir limits_dirs[] = {
     {"shutdown_timeout", T_MS, LIM(shutdown_timeout_ms), 0, DAY_MS, NULL, NULL, "10s", 0},
     {"client_ca_list_warn", T_SIZE, LIM(client_ca_list_warn), 0, 65536, NULL, NULL, "16k", 0},
     {"client_ca_list_max", T_SIZE, LIM(client_ca_list_max), 0, 65536, NULL, NULL, "64k", 0},
+    /* The verification cache (src/cert/vcache.h): shared by every worker,
+     * made once per process. */
+    {"verification_cache_entries", T_UINT, LIM(verification_cache_entries), 0, 10000000, NULL,
+     NULL, "10000", 0},
+    {"verification_cache_bytes", T_SIZE, LIM(verification_cache_bytes), 1u << 20, 64ull << 30,
+     NULL, NULL, "32M", 0},
 };
 static const struct table limits_table = {limits_dirs, CG_ARRAY_LEN(limits_dirs)};
 

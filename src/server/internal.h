@@ -151,7 +151,10 @@ struct cg_server {
                                                 survive reloads (see session_cache.h) */
     struct cg_vcache *verdicts;           /* shared by the workers and the generations:
                                              the trust epoch in its key keeps a reload's
-                                             stores apart (see cert/vcache.h) */
+                                             stores apart (see cert/vcache.h); NULL when
+                                             limits.verification_cache_entries is 0 */
+    unsigned verdicts_entries;            /* the limits it was made with: a reload */
+    size_t verdicts_bytes;                /* that changes them is told to restart */
     const char *conf_path;                /* NULL: reload rebuilds from the same snapshot */
     /* Online revocation, one of each per process, created by the first
      * generation whose config checks revocation and kept across reloads

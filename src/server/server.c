@@ -468,6 +468,12 @@ static void reload(struct cg_server *srv)
     if (conf->admin.max_sites != srv->max_metric_sites)
         cg_log(CG_LOG_WARN, "reload: admin.max_sites changed from %zu to %u: restart to apply",
                srv->max_metric_sites, conf->admin.max_sites);
+    /* The verification cache lives as long as the process (its entries are
+     * keyed by the trust generation, so a reload needs no new one). */
+    if (conf->limits.verification_cache_entries != srv->verdicts_entries ||
+        conf->limits.verification_cache_bytes != srv->verdicts_bytes)
+        cg_log(CG_LOG_WARN, "reload: limits.verification_cache_entries or "
+               "limits.verification_cache_bytes changed: restart to apply");
     if (cg_gen_build(srv, conf, &gen, &err) != CG_OK)
         goto refused;
     gen->id = ++srv->next_gen_id;
@@ -641,8 +647,20 @@ int cg_server_run(struct cg_conf *conf, const struct cg_server_opts *opts, char 
     if (cg_admin_metrics_new(srv, conf, err) != CG_OK)
         goto done;
     srv->sessions = cg_tls_session_cache_new(CG_TLS_SESSION_CACHE_ENTRIES);
-    srv->verdicts = cg_vcache_new(NULL);
-    if (srv->sessions == NULL || srv->verdicts == NULL) {
+    srv->verdicts_entries = conf->limits.verification_cache_entries;
+    srv->verdicts_bytes = conf->limits.verification_cache_bytes;
+    if (srv->verdicts_entries > 0) {
+        struct cg_vcache_limits vl = {.max_entries = conf->limits.verification_cache_entries,
+                                      .max_bytes = conf->limits.verification_cache_bytes};
+        srv->verdicts = cg_vcache_new(&vl);
+        if (srv->verdicts == NULL) {
+            cg_set_err(err, "out of memory");
+            goto done;
+        }
+    }
+    /* else no cache: every connection's chain is judged (cg_vcache_judge_ex
+     * with a NULL cache). */
+    if (srv->sessions == NULL) {
         cg_set_err(err, "out of memory");
         goto done;
     }

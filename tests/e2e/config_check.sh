@@ -85,6 +85,27 @@ st=$(run --print printed.json)
 expect_status "print round trip" 0 "$st"
 if cmp -s printed.json "$T/out"; then ok "print: round trip identical"; else fail "print: round trip differs"; diff printed.json "$T/out"; fi
 
+# The verification cache's limits: the defaults, values set, "0" for no cache.
+vc_json() {   # EXPR over the printed limits `l`
+    python3 -c 'import json,sys; l=json.load(open(sys.argv[1]))["limits"]; print(eval(sys.argv[2]))' "$T/out" "$1"
+}
+st=$(run --print good.yaml)
+expect_status "vcache defaults" 0 "$st"
+got=$(vc_json '(l["verification_cache_entries"], l["verification_cache_bytes"])')
+if [ "$got" = "(10000, '32M')" ]; then ok "vcache defaults: $got"; else fail "vcache defaults: $got"; fi
+printf '%s\n' 'limits: { verification_cache_entries: 250000, verification_cache_bytes: 1G }' \
+    'sites: [{name: a, bindings: [{listen: ":80"}]}]' >vcache.yaml
+st=$(run --print vcache.yaml)
+expect_status "vcache set" 0 "$st"
+got=$(vc_json '(l["verification_cache_entries"], l["verification_cache_bytes"])')
+if [ "$got" = "(250000, '1G')" ]; then ok "vcache set: $got"; else fail "vcache set: $got"; fi
+printf '%s\n' 'limits: { verification_cache_entries: 0 }' \
+    'sites: [{name: a, bindings: [{listen: ":80"}]}]' >vcache-off.yaml
+st=$(run --print vcache-off.yaml)
+expect_status "vcache off" 0 "$st"
+got=$(vc_json 'l["verification_cache_entries"]')
+if [ "$got" = 0 ]; then ok "vcache off: $got"; else fail "vcache off: $got"; fi
+
 # bad CASE-NAME YAML WANT-STDERR-LINE
 bad() {
     printf '%s\n' "$2" >bad.yaml
@@ -99,6 +120,15 @@ bad duration 'limits:
   header_timeout: ten
 sites: []' \
     "bad.yaml:2:19: limits.header_timeout: expected a duration like 10s, 500ms, 2m; got 'ten'"
+
+bad vcache-entries 'limits: { verification_cache_entries: 20000000 }
+sites: []' \
+    "bad.yaml:1:39: limits.verification_cache_entries: expected a whole number from 0 to 10000000; got '20000000'"
+
+bad vcache-bytes 'limits:
+  verification_cache_bytes: 64k
+sites: []' \
+    "bad.yaml:2:29: limits.verification_cache_bytes: expected a size like 16384, 16k, 10M, 1G from 1M to 64G; got '64k'"
 
 bad typo 'workers: 2
 sites:

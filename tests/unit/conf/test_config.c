@@ -90,6 +90,8 @@ static void test_defaults(void **state)
     assert_int_equal(c->limits.shutdown_timeout_ms, 10000);
     assert_int_equal(c->limits.client_ca_list_warn, 16384);
     assert_int_equal(c->limits.client_ca_list_max, 65536);
+    assert_int_equal(c->limits.verification_cache_entries, 10000);
+    assert_int_equal(c->limits.verification_cache_bytes, 32u << 20);
     cg_limits_init(&l);
     assert_memory_equal(&l, &c->limits, sizeof(l));
 
@@ -152,6 +154,11 @@ static const struct good_case good_cases[] = {
     {"limits: {shutdown_timeout: 3s}", AT(limits.shutdown_timeout_ms), 3000},
     {"limits: {client_ca_list_warn: 4k}", AT(limits.client_ca_list_warn), 4096},
     {"limits: {client_ca_list_max: 0}", AT(limits.client_ca_list_max), 0},
+    {"limits: {verification_cache_entries: 0}", AT(limits.verification_cache_entries), 0},
+    {"limits: {verification_cache_entries: 10000000}", AT(limits.verification_cache_entries),
+     10000000},
+    {"limits: {verification_cache_bytes: 1M}", AT(limits.verification_cache_bytes), 1u << 20},
+    {"limits: {verification_cache_bytes: 64G}", AT(limits.verification_cache_bytes), 64ull << 30},
     {"errors: detailed", AT(errors), CG_ERRORS_DETAILED},
     {"errors: friendly", AT(errors), CG_ERRORS_FRIENDLY},
     {"errors: detailed-local", AT(errors), CG_ERRORS_DETAILED_LOCAL},
@@ -342,13 +349,25 @@ static const struct bad_case bad_cases[] = {
     {"limits: {max_requests_per_connection: 4294967296}\n" MIN_SITES,
      "t.yaml:1:39: limits.max_requests_per_connection: expected a whole number from 0 to "
      "4294967295; got '4294967296'"},
+    {"limits: {verification_cache_entries: 10000001}\n" MIN_SITES,
+     "t.yaml:1:38: limits.verification_cache_entries: expected a whole number from 0 to "
+     "10000000; got '10000001'"},
+    {"limits: {verification_cache_entries: lots}\n" MIN_SITES,
+     "t.yaml:1:38: limits.verification_cache_entries: expected a whole number; got 'lots'"},
+    {"limits: {verification_cache_bytes: 512k}\n" MIN_SITES,
+     "t.yaml:1:36: limits.verification_cache_bytes: expected a size like 16384, 16k, 10M, 1G "
+     "from 1M to 64G; got '512k'"},
+    {"limits: {verification_cache_bytes: 65G}\n" MIN_SITES,
+     "t.yaml:1:36: limits.verification_cache_bytes: expected a size like 16384, 16k, 10M, 1G "
+     "from 1M to 64G; got '65G'"},
     {"limits: {shutdown_timeout: forever}\n" MIN_SITES,
      "t.yaml:1:28: limits.shutdown_timeout: expected a duration like 10s, 500ms, 2m; got 'forever'"},
     {"limits:\n  header_timout: 10s\n" MIN_SITES,
      "t.yaml:2:3: limits: unknown key 'header_timout' (did you mean 'header_timeout'?); valid keys: "
      "header_bytes, headers, body_bytes, handshake_timeout, header_timeout, body_timeout, "
      "keepalive_timeout, send_timeout, max_connections, max_requests_per_connection, "
-     "shutdown_timeout, client_ca_list_warn, client_ca_list_max"},
+     "shutdown_timeout, client_ca_list_warn, client_ca_list_max, "
+     "verification_cache_entries, verification_cache_bytes"},
     {"errors: verbose\n" MIN_SITES,
      "t.yaml:1:9: errors: expected one of detailed-local | detailed | friendly; got 'verbose'"},
     {"client_certificate_purpose: email\n" MIN_SITES,
