@@ -852,6 +852,7 @@ static bool rev_online(const struct cg_conn *c, const struct cg_conf_site *site,
     o->use_crl = r->mode == CG_CONF_REVOCATION_CRL || r->mode == CG_CONF_REVOCATION_OCSP_CRL;
     o->ocsp_responder = r->ocsp_responder;
     o->stale_grace = r->stale_grace_s;
+    o->max_crl_bytes = r->max_crl_bytes;
     o->use_due = c->rev_fetched;
     return true;
 }

@@ -91,6 +91,8 @@ static bool checks_revocation(const struct cg_conf *conf)
  * config that checks revocation. Their process-wide settings come from that
  * config: the per-fetch timeout is the longest of its sites (a site with a
  * shorter one stops waiting at its own: see the parking in conn.c), the
+ * size limit the largest of its sites' max_crl_size (a site with a smaller
+ * one refuses a bigger CRL when indexing it), the
  * cache's refresh the global one, its grace window the widest of the sites
  * (each judge still applies its site's own stale_grace). A reload that
  * changes them takes effect on restart.
@@ -115,15 +117,21 @@ static int revocation_setup(struct cg_server *srv, const struct cg_conf *conf, c
             fo.timeout_ms = r->timeout_ms;
         if (r->stale_grace_s > co.stale_grace_s)
             co.stale_grace_s = r->stale_grace_s;
+        if (r->max_crl_bytes > fo.max_bytes)
+            fo.max_bytes = r->max_crl_bytes;
     }
+    /* What the fetcher may receive, the cache may keep (and read back). */
+    co.max_bytes = fo.max_bytes;
     srv->revcache = cg_revcache_new(&co, &e);
     if (srv->revcache == NULL)
         goto fail;
     srv->fetcher = cg_fetcher_new(&fo, &e);
     if (srv->fetcher == NULL)
         goto fail;
-    cg_log(CG_LOG_INFO, "revocation: fetcher started (timeout %u ms), %zu answers reloaded from %s",
-           fo.timeout_ms, cg_revcache_count(srv->revcache),
+    cg_log(CG_LOG_INFO,
+           "revocation: fetcher started (timeout %u ms, answers up to %zu bytes), %zu answers "
+           "reloaded from %s",
+           fo.timeout_ms, fo.max_bytes, cg_revcache_count(srv->revcache),
            conf->state_dir != NULL ? conf->state_dir : "(memory only)");
     return CG_OK;
 fail:
