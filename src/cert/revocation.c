@@ -516,7 +516,21 @@ static void crl_fetched(void *arg, const struct cg_fetch_result *r)
     } else if (cg_crl_index_load(r->body, r->len, pf->issuer, &io, &ix, &err) != CG_OK) {
         prefetch_note(pf, "CRL GET %s: %s: unusable: %s", one->url, how, err ? err : "?");
     } else {
-        prefetch_note(pf, "CRL GET %s: %s", one->url, how);
+        /* The times as use_index() will judge them: a CRL out of its window
+         * may not even be kept by the cache (past every site's grace), and
+         * the judge after the fetch would then only say "not fetched yet". */
+        time_t tu = cg_crl_index_this_update(ix), nu = cg_crl_index_next_update(ix);
+        char t[32];
+        if (tu > pf->now) {
+            iso(tu, t);
+            prefetch_note(pf, "CRL GET %s: %s: unusable: not valid yet (thisUpdate %s)", one->url,
+                          how, t);
+        } else if (nu != 0 && nu < pf->now && pf->now - nu > pf->o.stale_grace) {
+            iso(nu, t);
+            prefetch_note(pf, "CRL GET %s: %s: unusable: stale (nextUpdate %s)", one->url, how, t);
+        } else {
+            prefetch_note(pf, "CRL GET %s: %s", one->url, how);
+        }
         if (cg_revcache_put(pf->o.cache, CG_REVCACHE_CRL, one->url, r->body, r->len, pf->now,
                             cg_crl_index_this_update(ix), cg_crl_index_next_update(ix),
                             NULL) == CG_OK)
