@@ -207,7 +207,7 @@ static int try_ocsp(const struct cg_rev_online *o, X509 *cert, X509 *issuer, tim
     /* the fetch failed: an answer cached earlier, still within its grace, does */
 due:
     if (crc == CG_AGAIN) {
-        snprintf(what, sizeof(what), "OCSP %s (cached, refresh failed)", url);
+        snprintf(what, sizeof(what), "OCSP %s (cached, no fresher answer fetched)", url);
         rc = use_ocsp(o, cached.der, cached.len, cert, issuer, at, what, NULL, 0, out, &r);
     }
 out:
@@ -326,7 +326,7 @@ static int try_crl_url(const struct cg_rev_online *o, const char *url, X509 *cer
     }
 due:
     if (crc == CG_AGAIN) {
-        snprintf(what, sizeof(what), "CRL %s (cached, refresh failed)", url);
+        snprintf(what, sizeof(what), "CRL %s (cached, no fresher answer fetched)", url);
         if (cached.index == NULL)
             cg_crl_index_load(cached.der, cached.len, issuer, &io, &cached.index, NULL);
         if (cached.index != NULL)
@@ -609,7 +609,8 @@ static void ocsp_fetched(void *arg, const struct cg_fetch_result *r)
         prefetch_note(pf, "OCSP POST %s: %s: unusable answer (%s): %s", one->url, how,
                       cg_ocsp_error_slug(res.error), err ? err : "?");
     } else {
-        prefetch_note(pf, "OCSP POST %s: %s: %s", one->url, how, cg_ocsp_status_slug(res.status));
+        prefetch_note(pf, "OCSP POST %s: %s: %s%s", one->url, how, cg_ocsp_status_slug(res.status),
+                      res.stale ? " (stale within grace)" : "");
         cg_revcache_put(pf->o.cache, CG_REVCACHE_OCSP, pf->ocsp_key, r->body, r->len, pf->now,
                         res.this_update, res.next_update, NULL);
         answered = res.status != CG_OCSP_UNKNOWN;
