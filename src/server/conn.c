@@ -1045,8 +1045,9 @@ static void text_append(char **s, const char *add)
     *s = p;
 }
 
-/* What the wait was, on each element still unknown: the page, the JSON
- * body and the error log all read it from the verdict. */
+/* What the wait was, on each element still unknown, or answered only by a
+ * stale answer (what the fetch brought instead): the page, the JSON body
+ * and the error log all read it from the verdict. */
 static void rev_note_wait(const struct cg_conn *c, struct cg_verdict *v)
 {
     char note[160], sentence[168];
@@ -1064,7 +1065,8 @@ static void rev_note_wait(const struct cg_conn *c, struct cg_verdict *v)
     snprintf(sentence, sizeof(sentence), " %c%s.", note[2] - 'a' + 'A', note + 3);
     for (size_t i = 0; i < v->path_len; i++) {
         struct cg_path_element *e = &v->path[i];
-        if (e->revocation.status != CG_REV_UNKNOWN || e->revocation.tried == NULL)
+        if ((e->revocation.status != CG_REV_UNKNOWN && !e->revocation.stale) ||
+            e->revocation.tried == NULL)
             continue;
         text_append(&e->revocation.tried, note);
         if (c->rev_fetched_text != NULL) {
@@ -1220,24 +1222,41 @@ static void line_revocation(struct line *l, const struct cg_verdict *v)
     }
 }
 
-/* Served although some status is unknown (on_unknown: allow): one line
- * saying so and what was tried, so the administrator sees it. */
-static void log_rev_allowed(const struct cg_conn *c, const struct cg_conf_site *site,
-                            const struct cg_verdict *v)
+/*
+ * Served on less than a fresh answer, one warn line saying so, with the
+ * certificate and what was tried, so the administrator sees it:
+ *   - some status is unknown and the policy serves anyway (on_unknown: allow);
+ *   - some answer is past its nextUpdate, accepted within stale_grace: the
+ *     responder or CRL publisher is behind, and the grace is running out.
+ */
+static void log_rev_served(const struct cg_conn *c, const struct cg_conf_site *site,
+                           const struct cg_verdict *v)
 {
+    X509 *leaf = c->tls_up ? cg_tls_peer_cert(c->ssl) : NULL;
     struct line l;
     char who[80];
-    bool unknown = false;
+    bool unknown = false, stale = false;
 
-    for (size_t i = 0; i < v->path_len; i++)
-        unknown |= v->path[i].revocation.status == CG_REV_UNKNOWN &&
-                   v->path[i].revocation.tried != NULL;
-    if (!unknown || !cg_log_enabled(CG_LOG_WARN))
+    for (size_t i = 0; i < v->path_len; i++) {
+        const struct cg_revocation_info *r = &v->path[i].revocation;
+        unknown |= r->status == CG_REV_UNKNOWN && r->tried != NULL;
+        stale |= r->status != CG_REV_UNKNOWN && r->stale;
+    }
+    if ((!unknown && !stale) || !cg_log_enabled(CG_LOG_WARN))
         return;
     l.len = 0;
     l.cut = false;
-    line_add(&l, "served with revocation status unknown (on_unknown: allow): site %s, %.*s", site->name,
+    if (unknown)
+        line_add(&l, "served with revocation status unknown (on_unknown: allow)");
+    else
+        line_add(&l, "served with a stale revocation answer (past its nextUpdate, within "
+                     "stale_grace %ld s)", site->revocation.stale_grace_s);
+    line_add(&l, ": site %s, %.*s, certificate ", site->name,
              (int)(c->req.path.len > 200 ? 200 : c->req.path.len), c->req.path.p);
+    if (leaf != NULL)
+        line_cert(&l, leaf);
+    else
+        line_add(&l, "none");
     line_revocation(&l, v);
     cg_log(CG_LOG_WARN, "client %s on %s: %s", client_name(c, who, sizeof(who)),
            c->w->srv->listeners[c->srv_listener].name, l.p);
@@ -1333,7 +1352,7 @@ static int request_policy(struct cg_conn *c, const struct cg_conf_site *site,
         return rc;
     c->req_verdict = v;
     if (mode == CG_CLIENT_CERT_ACCEPT || v->reason == CG_REASON_OK) {
-        log_rev_allowed(c, site, v);
+        log_rev_served(c, site, v);
         return CG_OK;
     }
     cg_error_info_cert(deny, v->reason, v, errors_detailed(c));
