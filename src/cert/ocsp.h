@@ -74,6 +74,16 @@ const char *cg_ocsp_error_text(cg_ocsp_error_t e);
 const char *cg_ocsp_status_slug(cg_ocsp_status_t s);   /* "good", "revoked", "unknown" */
 
 /* How to judge. Zero-initialise, set `at`. */
+/*
+ * How far a thisUpdate may lie ahead of the time judged at. A responder
+ * stamps its answer with its own clock: an answer fetched now is often
+ * dated the next second (the time to judge at was taken before the fetch),
+ * and responders' clocks drift. OpenSSL's `openssl ocsp -validity_period`
+ * defaults to the same 5 minutes. An answer dated further ahead is
+ * not-yet-valid.
+ */
+#define CG_OCSP_CLOCK_SKEW_S 300
+
 struct cg_ocsp_params {
     time_t at;                    /* the time to judge at */
     long max_age;                 /* seconds: thisUpdate older than at - max_age is stale; 0: no limit */

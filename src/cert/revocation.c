@@ -240,7 +240,7 @@ static int try_ocsp(const struct cg_rev_online *o, X509 *cert, X509 *issuer, tim
     /* the fetch failed: an answer cached earlier, still within its grace, does */
 due:
     if (crc == CG_AGAIN) {
-        snprintf(what, sizeof(what), "OCSP %s (cached, refresh failed)", url);
+        snprintf(what, sizeof(what), "OCSP %s (cached, no fresher answer fetched)", url);
         rc = use_ocsp(o, cached.der, cached.len, cert, issuer, at, what, NULL, 0, out, &r);
     }
 out:
@@ -364,7 +364,7 @@ static int try_crl_url(const struct cg_rev_online *o, const char *url, X509 *cer
     }
 due:
     if (crc == CG_AGAIN) {
-        snprintf(what, sizeof(what), "CRL %s (cached, refresh failed)", url);
+        snprintf(what, sizeof(what), "CRL %s (cached, no fresher answer fetched)", url);
         if (cached.index == NULL)
             cg_crl_index_load(cached.der, cached.len, issuer, &io, &cached.index, NULL);
         if (cached.index != NULL)
@@ -589,10 +589,23 @@ static void crl_fetched(void *arg, const struct cg_fetch_result *r)
     } else if (cg_crl_index_load(r->body, r->len, pf->issuer, &io, &ix, &err) != CG_OK) {
         prefetch_note(pf, "CRL GET %s: %s: unusable: %s", one->url, how, err ? err : "?");
     } else {
-        prefetch_note(pf, "CRL GET %s: %s", one->url, how);
+        /* The times as use_index() will judge them: a CRL out of its window
+         * may not even be kept by the cache (past every site's grace), and
+         * the judge after the fetch would then only say "not fetched yet". */
+        time_t tu = cg_crl_index_this_update(ix), nu = cg_crl_index_next_update(ix);
+        char t[32];
+        if (tu > pf->now) {
+            iso(tu, t);
+            prefetch_note(pf, "CRL GET %s: %s: unusable: not valid yet (thisUpdate %s)", one->url,
+                          how, t);
+        } else if (nu != 0 && nu < pf->now && pf->now - nu > pf->o.stale_grace) {
+            iso(nu, t);
+            prefetch_note(pf, "CRL GET %s: %s: unusable: stale (nextUpdate %s)", one->url, how, t);
+        } else {
+            prefetch_note(pf, "CRL GET %s: %s", one->url, how);
+        }
         if (cg_revcache_put_tagged(pf->o.cache, CG_REVCACHE_CRL, one->url, r->body, r->len,
-                                   pf->now, cg_crl_index_this_update(ix),
-                                   cg_crl_index_next_update(ix), crl_tag(ix), NULL) == CG_OK)
+                                   pf->now, tu, nu, crl_tag(ix), NULL) == CG_OK)
             cg_revcache_set_index(pf->o.cache, one->url, ix);
         remember_origin(&pf->o, CG_REVCACHE_CRL, one->url, one->url, NULL, pf->issuer);
     }
@@ -679,7 +692,8 @@ static void ocsp_fetched(void *arg, const struct cg_fetch_result *r)
                       cg_ocsp_error_slug(res.error), err ? err : "?");
     } else {
         cg_rev_stats_ocsp_fetched(r, CG_OCSP_ERR_NONE);
-        prefetch_note(pf, "OCSP POST %s: %s: %s", one->url, how, cg_ocsp_status_slug(res.status));
+        prefetch_note(pf, "OCSP POST %s: %s: %s%s", one->url, how, cg_ocsp_status_slug(res.status),
+                      res.stale ? " (stale within grace)" : "");
         cg_revcache_put_tagged(pf->o.cache, CG_REVCACHE_OCSP, pf->ocsp_key, r->body, r->len,
                                pf->now, res.this_update, res.next_update, ocsp_tag(&res), NULL);
         remember_origin(&pf->o, CG_REVCACHE_OCSP, pf->ocsp_key, one->url, pf->cert, pf->issuer);

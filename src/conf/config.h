@@ -89,6 +89,7 @@ struct cg_conf_revocation {
     long refresh_s;                   /* re-fetch at most this often (1h) */
     char *ocsp_responder;             /* override URL; NULL: the certificate's AIA */
     long max_crl_age_s;               /* 0: no limit */
+    size_t max_crl_bytes;             /* largest CRL or OCSP answer fetched (64M) */
 };
 
 struct cg_conf_log {

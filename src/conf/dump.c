@@ -19,7 +19,7 @@ static json_t *size(uint64_t bytes)
 
 static json_t *revocation(const struct cg_conf_revocation *r)
 {
-    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:o}",
+    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:o, s:o}",
                      "mode", cg_conf_revocation_mode_name(r->mode),
                      "scope", cg_conf_scope_name(r->scope),
                      "on_unknown", cg_conf_on_unknown_name(r->on_unknown),
@@ -27,7 +27,8 @@ static json_t *revocation(const struct cg_conf_revocation *r)
                      "timeout", duration(r->timeout_ms),
                      "refresh", duration((uint64_t)r->refresh_s * 1000),
                      "ocsp_responder", r->ocsp_responder != NULL ? r->ocsp_responder : "",
-                     "max_crl_age", duration((uint64_t)r->max_crl_age_s * 1000));
+                     "max_crl_age", duration((uint64_t)r->max_crl_age_s * 1000),
+                     "max_crl_size", size(r->max_crl_bytes));
 }
 
 static json_t *site(const struct cg_conf_site *s)

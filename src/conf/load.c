@@ -611,6 +611,7 @@ static const struct dir rev_dirs[] = {
     {"refresh", T_SECONDS, REV(refresh_s), 1000, YEAR_S * 1000, NULL, NULL, "1h", 0},
     {"ocsp_responder", T_CUSTOM, 0, 0, 0, 0, NULL, set_url, NULL, 0},
     {"max_crl_age", T_SECONDS, REV(max_crl_age_s), 0, 10 * YEAR_S * 1000, NULL, NULL, "0s", 0},
+    {"max_crl_size", T_SIZE, REV(max_crl_bytes), 1024, 1ull << 30, NULL, NULL, "64M", 0},
 };
 static const struct table rev_table = {rev_dirs, CG_ARRAY_LEN(rev_dirs)};
 

@@ -891,6 +891,7 @@ static bool rev_online(const struct cg_conn *c, const struct cg_conf_site *site,
     o->refresh_s = r->refresh_s;
     o->timeout_ms = r->timeout_ms;
     o->cache_epoch = cg_revcache_epoch(c->gen->revcache);
+    o->max_crl_bytes = r->max_crl_bytes;
     o->use_due = c->rev_fetched;
     return true;
 }
@@ -1108,8 +1109,9 @@ static void text_append(char **s, const char *add)
     *s = p;
 }
 
-/* What the wait was, on each element still unknown: the page, the JSON
- * body and the error log all read it from the verdict. */
+/* What the wait was, on each element still unknown, or answered only by a
+ * stale answer (what the fetch brought instead): the page, the JSON body
+ * and the error log all read it from the verdict. */
 static void rev_note_wait(const struct cg_conn *c, struct cg_verdict *v)
 {
     char note[160], sentence[168];
@@ -1127,7 +1129,8 @@ static void rev_note_wait(const struct cg_conn *c, struct cg_verdict *v)
     snprintf(sentence, sizeof(sentence), " %c%s.", note[2] - 'a' + 'A', note + 3);
     for (size_t i = 0; i < v->path_len; i++) {
         struct cg_path_element *e = &v->path[i];
-        if (e->revocation.status != CG_REV_UNKNOWN || e->revocation.tried == NULL)
+        if ((e->revocation.status != CG_REV_UNKNOWN && !e->revocation.stale) ||
+            e->revocation.tried == NULL)
             continue;
         text_append(&e->revocation.tried, note);
         if (c->rev_fetched_text != NULL) {
@@ -1347,25 +1350,46 @@ static const char *verdict_reason(const struct cg_conn *c)
                               : cg_reason_slug(c->req_verdict->reason);
 }
 
-/* Served although some status is unknown (on_unknown: allow): one line
- * saying so and what was tried, so the administrator sees it; the access
- * log carries REASON_REVOCATION_UNKNOWN_ALLOWED. */
-static void log_rev_allowed(struct cg_conn *c, const struct cg_conf_site *site,
-                            const struct cg_verdict *v)
+/*
+ * Served on less than a fresh answer, one warn line saying so, with the
+ * certificate and what was tried, so the administrator sees it:
+ *   - some status is unknown and the policy serves anyway (on_unknown: allow);
+ *   - some answer is past its nextUpdate, accepted within stale_grace: the
+ *     responder or CRL publisher is behind, and the grace is running out.
+ */
+static void log_rev_served(struct cg_conn *c, const struct cg_conf_site *site,
+                           const struct cg_verdict *v)
 {
+    X509 *leaf = c->tls_up ? cg_tls_peer_cert(c->ssl) : NULL;
     struct line l;
     char who[80];
+    bool unknown = rev_allowed_unknown(site, v), stale = false;
 
-    if (v->reason != CG_REASON_OK || !rev_allowed_unknown(site, v))
-        return;
-    c->req_rev_allowed = true;
-    cg_worker_count(c->w, CG_M_REV_UNKNOWN_ALLOWED);
-    if (!cg_log_enabled(CG_LOG_WARN))
+    /* Counted and marked for the access log only when the verdict itself
+     * is ok: under `accept` a request with another cause is served too. */
+    if (unknown && v->reason == CG_REASON_OK) {
+        c->req_rev_allowed = true;
+        cg_worker_count(c->w, CG_M_REV_UNKNOWN_ALLOWED);
+    }
+    for (size_t i = 0; i < v->path_len; i++) {
+        const struct cg_revocation_info *r = &v->path[i].revocation;
+        stale |= r->status != CG_REV_UNKNOWN && r->stale;
+    }
+    if ((!unknown && !stale) || !cg_log_enabled(CG_LOG_WARN))
         return;
     l.len = 0;
     l.cut = false;
-    line_add(&l, "served with revocation status unknown (on_unknown: allow): site %s, %.*s", site->name,
+    if (unknown)
+        line_add(&l, "served with revocation status unknown (on_unknown: allow)");
+    else
+        line_add(&l, "served with a stale revocation answer (past its nextUpdate, within "
+                     "stale_grace %ld s)", site->revocation.stale_grace_s);
+    line_add(&l, ": site %s, %.*s, certificate ", site->name,
              (int)(c->req.path.len > 200 ? 200 : c->req.path.len), c->req.path.p);
+    if (leaf != NULL)
+        line_cert(&l, leaf);
+    else
+        line_add(&l, "none");
     line_revocation(&l, v);
     cg_log(CG_LOG_WARN, "client %s on %s: %s", client_name(c, who, sizeof(who)),
            c->w->srv->listeners[c->srv_listener].name, l.p);
@@ -1461,7 +1485,7 @@ static int request_policy(struct cg_conn *c, const struct cg_conf_site *site,
         return rc;
     c->req_verdict = v;
     if (mode == CG_CLIENT_CERT_ACCEPT || v->reason == CG_REASON_OK) {
-        log_rev_allowed(c, site, v);
+        log_rev_served(c, site, v);
         return CG_OK;
     }
     cg_error_info_cert(deny, v->reason, v, errors_detailed(c));

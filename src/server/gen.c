@@ -101,7 +101,9 @@ static void refresh_note(int level, const char *line)
  * `stale_grace` with every cache read (see rev_online in conn.c), so a
  * reload's values apply at once. What stays from that first config: the
  * fetcher's default timeout (the longest of its sites; used by fetches
- * that name none), the cache's default refresh (the global one) and the
+ * that name none), its size limit (the largest of the sites'
+ * max_crl_size; a site with a smaller one refuses a bigger CRL when it is
+ * indexed), the cache's default refresh (the global one) and the
  * grace within which the background refresh still works on an answer
  * past its nextUpdate (the widest of the sites).
  */
@@ -127,7 +129,11 @@ static int revocation_setup(struct cg_server *srv, const struct cg_conf *conf, c
             fo.timeout_ms = r->timeout_ms;
         if (r->stale_grace_s > co.stale_grace_s)
             co.stale_grace_s = r->stale_grace_s;
+        if (r->max_crl_bytes > fo.max_bytes)
+            fo.max_bytes = r->max_crl_bytes;
     }
+    /* What the fetcher may receive, the cache may keep (and read back). */
+    co.max_bytes = fo.max_bytes;
     srv->revcache = cg_revcache_new(&co, &e);
     if (srv->revcache == NULL)
         goto fail;
@@ -141,8 +147,10 @@ static int revocation_setup(struct cg_server *srv, const struct cg_conf *conf, c
     srv->refresher = cg_revocation_refresher_start(&ro, &e);
     if (srv->refresher == NULL)
         goto fail;
-    cg_log(CG_LOG_INFO, "revocation: fetcher started (timeout %u ms), %zu answers reloaded from %s",
-           fo.timeout_ms, cg_revcache_count(srv->revcache),
+    cg_log(CG_LOG_INFO,
+           "revocation: fetcher started (timeout %u ms, answers up to %zu bytes), %zu answers "
+           "reloaded from %s",
+           fo.timeout_ms, fo.max_bytes, cg_revcache_count(srv->revcache),
            conf->state_dir != NULL ? conf->state_dir : "(memory only)");
     return CG_OK;
 fail:

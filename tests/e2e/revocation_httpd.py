@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """A small HTTP server on 127.0.0.1 for the revocation e2e tests.
 
-Serves the files of a directory (GET /NAME), plus fault paths, for GET and
-POST alike:
+Serves the files of a directory (GET /NAME; NAME.ocsp as an OCSP response,
+anything else as a CRL), plus fault paths, for GET and POST alike:
   /hang      reads the request and never answers (until the client leaves)
   /html      200 text/html, an error page where a CRL was expected
   /garbage   200 application/ocsp-response, bytes that are no DER
   /endless   200, a body that never ends (for the size limit)
   /status/N  answers status N
+  /hold/X    waits until /release is asked, then answers as for /X (a
+             faulty source that is being tried while other clients go on)
+  /release   lets every /hold/ request, current and later, go on
 Prints "PORT <n>" on stdout once listening, then nothing; counts requests
 per path in <dir>/.hits (one line per request) so a test can assert how
 many fetches reached it.
@@ -22,6 +25,7 @@ import threading
 
 ROOT = sys.argv[1]
 FOREVER = threading.Event()
+RELEASED = threading.Event()
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -44,6 +48,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def _answer(self):
         self._count()
         path = self.path.split("?", 1)[0]
+        if path == "/release":
+            RELEASED.set()
+            self._send(200, b"released\n", "text/plain")
+            return
+        if path.startswith("/hold/"):
+            RELEASED.wait()
+            path = path[5:]
         if path == "/hang":
             FOREVER.wait()
             return
@@ -73,8 +84,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not name or not os.path.isfile(full):
             self._send(404, b"not found\n", "text/plain")
             return
+        ctype = "application/ocsp-response" if name.endswith(".ocsp") else "application/pkix-crl"
         with open(full, "rb") as f:
-            self._send(200, f.read(), "application/pkix-crl")
+            self._send(200, f.read(), ctype)
 
     def do_GET(self):
         self._answer()

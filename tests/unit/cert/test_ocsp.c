@@ -181,6 +181,20 @@ static void test_times(void **state)
     assert_int_equal(r.error, CG_OCSP_ERR_NOT_YET_VALID);
     OPENSSL_free(d.p);
 
+    /* dated a little ahead (the responder's clock, or the next second while
+     * the fetch ran): within CG_OCSP_CLOCK_SKEW_S, usable */
+    d = respond(leaf.cert, &root, NULL, 0, now + 1, now + 7200);
+    assert_int_equal(judge(&d, leaf.cert, &p, &r), CG_OK);
+    assert_int_equal(r.status, CG_OCSP_GOOD);
+    OPENSSL_free(d.p);
+    d = respond(leaf.cert, &root, NULL, 0, now + CG_OCSP_CLOCK_SKEW_S, now + 7200);
+    assert_int_equal(judge(&d, leaf.cert, &p, &r), CG_OK);
+    OPENSSL_free(d.p);
+    d = respond(leaf.cert, &root, NULL, 0, now + CG_OCSP_CLOCK_SKEW_S + 1, now + 7200);
+    assert_int_equal(judge(&d, leaf.cert, &p, &r), CG_ERR);
+    assert_int_equal(r.error, CG_OCSP_ERR_NOT_YET_VALID);
+    OPENSSL_free(d.p);
+
     /* no nextUpdate: only max_age bounds it */
     d = respond(leaf.cert, &root, NULL, 0, now - 86400, -1);
     assert_int_equal(judge(&d, leaf.cert, &p, &r), CG_OK);

@@ -103,6 +103,7 @@ static void test_defaults(void **state)
     assert_int_equal(c->revocation.refresh_s, 3600);
     assert_null(c->revocation.ocsp_responder);
     assert_int_equal(c->revocation.max_crl_age_s, 0);
+    assert_int_equal(c->revocation.max_crl_bytes, 64u * 1024 * 1024);
     assert_int_equal(c->policy.revocation, CG_REVOCATION_OFF);
 
     assert_int_equal(c->n_sites, 1);
@@ -190,6 +191,8 @@ static const struct good_case good_cases[] = {
     /* Not a clash: another port, another family (v6-only sockets). */
     {"admin: {listen: ':81', max_sites: 1}", AT(admin.max_sites), 1},
     {"admin: {listen: '[::]:80', max_sites: 2}", AT(admin.max_sites), 2},
+    {"revocation: {max_crl_size: 16k}", AT(revocation.max_crl_bytes), 16384},
+    {"revocation: {max_crl_size: 1G}", AT(revocation.max_crl_bytes), 1u << 30},
 };
 
 static uint64_t read_field(const void *base, size_t off, size_t width)
@@ -389,9 +392,11 @@ static const struct bad_case bad_cases[] = {
      "the responder each certificate names; got 'ldap://x'"},
     {"revocation: {max_crl_age: soon}\n" MIN_SITES,
      "t.yaml:1:27: revocation.max_crl_age: expected a duration in whole seconds like 0s, 30m, 1h; got 'soon'"},
+    {"revocation: {max_crl_size: 512}\n" MIN_SITES,
+     "t.yaml:1:28: revocation.max_crl_size: expected a size like 16384, 16k, 10M, 1G from 1k to 1G; got '512'"},
     {"revocation: {mod: crl}\n" MIN_SITES,
      "t.yaml:1:14: revocation: unknown key 'mod' (did you mean 'mode'?); valid keys: mode, scope, "
-     "on_unknown, stale_grace, timeout, refresh, ocsp_responder, max_crl_age"},
+     "on_unknown, stale_grace, timeout, refresh, ocsp_responder, max_crl_age, max_crl_size"},
     {"worker: 2\n" MIN_SITES,
      "t.yaml:1:1: unknown key 'worker' (did you mean 'workers'?); valid keys: workers, stores, "
      "state_dir, access_log, error_log, limits, errors, revocation, client_certificate_purpose, admin, sites"},
