@@ -508,6 +508,7 @@ static int want_of(int e, int *want)
 int cg_tls_handshake(SSL *ssl, int *want, const char **why)
 {
     int r, e;
+    unsigned long err;
 
     ERR_clear_error();
     errno = 0;
@@ -517,18 +518,22 @@ int cg_tls_handshake(SSL *ssl, int *want, const char **why)
     e = SSL_get_error(ssl, r);
     if (want_of(e, want) == CG_AGAIN)
         return CG_AGAIN;
-    if (e == SSL_ERROR_SYSCALL)
+    err = ERR_peek_last_error();
+    if (e == SSL_ERROR_SYSCALL) {
         *why = errno != 0 ? "connection reset or closed during handshake"
                           : "peer closed the connection during handshake";
-    else if (ERR_GET_LIB(ERR_peek_last_error()) == ERR_LIB_SSL &&
-             ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_BAD_SIGNATURE &&
-             SSL_get0_peer_certificate(ssl) != NULL)
-        /* The one case where a client certificate aborts the handshake: the
-         * client could not prove it holds the certificate's private key. */
-        *why = "client certificate not proven: its CertificateVerify signature does not "
-               "verify with the certificate's public key (bad signature)";
-    else
+    } else {
         *why = ssl_err_reason();
+        /* The one case where a client certificate aborts the handshake: the
+         * client could not prove it holds the certificate's private key
+         * (OpenSSL checks CertificateVerify once the certificate is in). */
+        if (ERR_GET_LIB(err) == ERR_LIB_SSL && ERR_GET_REASON(err) == SSL_R_BAD_SIGNATURE &&
+            SSL_get0_peer_certificate(ssl) != NULL) {
+            struct cg_tls_peer *peer = cg_tls_peer_of(ssl);
+            if (peer != NULL)
+                peer->key_unproven = true;
+        }
+    }
     ERR_clear_error();
     return CG_ERR;
 }
