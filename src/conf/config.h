@@ -53,6 +53,7 @@ struct cg_limits {
     unsigned shutdown_timeout_ms;    /* SIGTERM drain deadline (10s) */
     size_t client_ca_list_warn;      /* CertificateRequest CA list: warn above (16k) */
     size_t client_ca_list_max;       /* ... refuse the config above (64k) */
+    unsigned tls_session_cache;      /* TLS sessions kept for resumption (20480) */
 };
 
 typedef enum { CG_CLIENT_CERT_IGNORE = 0, CG_CLIENT_CERT_ACCEPT, CG_CLIENT_CERT_REQUIRE } cg_client_cert_mode_t;

@@ -590,6 +590,7 @@ static const struct dir limits_dirs[] = {
     {"shutdown_timeout", T_MS, LIM(shutdown_timeout_ms), 0, DAY_MS, NULL, NULL, "10s", 0},
     {"client_ca_list_warn", T_SIZE, LIM(client_ca_list_warn), 0, 65536, NULL, NULL, "16k", 0},
     {"client_ca_list_max", T_SIZE, LIM(client_ca_list_max), 0, 65536, NULL, NULL, "64k", 0},
+    {"tls_session_cache", T_UINT, LIM(tls_session_cache), 1, 1048576, NULL, NULL, "20480", 0},
 };
 static const struct table limits_table = {limits_dirs, CG_ARRAY_LEN(limits_dirs)};
 

@@ -90,6 +90,7 @@ static void test_defaults(void **state)
     assert_int_equal(c->limits.shutdown_timeout_ms, 10000);
     assert_int_equal(c->limits.client_ca_list_warn, 16384);
     assert_int_equal(c->limits.client_ca_list_max, 65536);
+    assert_int_equal(c->limits.tls_session_cache, 20480);
     cg_limits_init(&l);
     assert_memory_equal(&l, &c->limits, sizeof(l));
 
@@ -152,6 +153,8 @@ static const struct good_case good_cases[] = {
     {"limits: {shutdown_timeout: 3s}", AT(limits.shutdown_timeout_ms), 3000},
     {"limits: {client_ca_list_warn: 4k}", AT(limits.client_ca_list_warn), 4096},
     {"limits: {client_ca_list_max: 0}", AT(limits.client_ca_list_max), 0},
+    {"limits: {tls_session_cache: 1}", AT(limits.tls_session_cache), 1},
+    {"limits: {tls_session_cache: 1048576}", AT(limits.tls_session_cache), 1048576},
     {"errors: detailed", AT(errors), CG_ERRORS_DETAILED},
     {"errors: friendly", AT(errors), CG_ERRORS_FRIENDLY},
     {"errors: detailed-local", AT(errors), CG_ERRORS_DETAILED_LOCAL},
@@ -305,7 +308,14 @@ static const struct bad_case bad_cases[] = {
      "t.yaml:2:3: limits: unknown key 'header_timout' (did you mean 'header_timeout'?); valid keys: "
      "header_bytes, headers, body_bytes, handshake_timeout, header_timeout, body_timeout, "
      "keepalive_timeout, send_timeout, max_connections, max_requests_per_connection, "
-     "shutdown_timeout, client_ca_list_warn, client_ca_list_max"},
+     "shutdown_timeout, client_ca_list_warn, client_ca_list_max, tls_session_cache"},
+    {"limits: {tls_session_cache: 0}\n" MIN_SITES,
+     "t.yaml:1:29: limits.tls_session_cache: expected a whole number from 1 to 1048576; got '0'"},
+    {"limits: {tls_session_cache: 1048577}\n" MIN_SITES,
+     "t.yaml:1:29: limits.tls_session_cache: expected a whole number from 1 to 1048576; got "
+     "'1048577'"},
+    {"limits: {tls_session_cache: 2k}\n" MIN_SITES,
+     "t.yaml:1:29: limits.tls_session_cache: expected a whole number; got '2k'"},
     {"errors: verbose\n" MIN_SITES,
      "t.yaml:1:9: errors: expected one of detailed-local | detailed | friendly; got 'verbose'"},
     {"client_certificate_purpose: email\n" MIN_SITES,
