@@ -55,6 +55,7 @@ struct cg_limits {
     size_t client_ca_list_max;       /* ... refuse the config above (64k) */
     unsigned verification_cache_entries;   /* verdicts kept (10000); 0: no cache */
     size_t verification_cache_bytes;       /* their memory, estimated (32M) */
+    unsigned tls_session_cache;      /* TLS sessions kept for resumption (20480) */
 };
 
 typedef enum { CG_CLIENT_CERT_IGNORE = 0, CG_CLIENT_CERT_ACCEPT, CG_CLIENT_CERT_REQUIRE } cg_client_cert_mode_t;

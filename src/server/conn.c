@@ -1444,6 +1444,35 @@ static void log_refusal(const struct cg_conn *c, const struct cg_conf_site *site
 }
 
 /*
+ * The one refusal made in the handshake: the client sent a certificate but
+ * its CertificateVerify does not verify with that certificate's public key,
+ * so it did not prove it holds the private key. OpenSSL has aborted the
+ * handshake with a decrypt_error alert; no HTTP answer can be sent. One
+ * line: the site the handshake was for, the certificate (subject and
+ * thumbprint, as received) and OpenSSL's reason.
+ */
+static void log_unproven(const struct cg_conn *c, const char *why)
+{
+    const struct cg_conf_listener_site *ls = tls_site(c);
+    X509 *leaf = cg_tls_peer_cert(c->ssl);
+    struct line l;
+
+    if (!cg_log_enabled(CG_LOG_INFO))
+        return;
+    l.len = 0;
+    l.cut = false;
+    line_add(&l, "refused in the TLS handshake (%s, decrypt_error alert): client certificate not "
+             "proven: its CertificateVerify signature does not verify with the certificate's "
+             "public key (%s); site %s; certificate ", cg_tls_version(c->ssl),
+             why != NULL ? why : "unknown", ls != NULL ? ls->site->name : "?");
+    if (leaf != NULL)
+        line_cert(&l, leaf);
+    else
+        line_add(&l, "none");
+    conn_log(c, CG_LOG_INFO, "%s", l.p);
+}
+
+/*
  * Where the request meets the site's policy, after the site (by Host) and
  * the location (longest prefix) are known. CG_OK: go on with the handler.
  * CG_DECLINED: *deny is the answer to send (already logged). CG_AGAIN:
@@ -1686,7 +1715,7 @@ static cg_hs_fail_t handshake_failure(const struct cg_conn *c)
     char b;
     ssize_t n;
 
-    if (c->alert_sent == SSL_AD_DECRYPT_ERROR + 1 && c->peer.verify_called)
+    if (c->peer.key_unproven || (c->alert_sent == SSL_AD_DECRYPT_ERROR + 1 && c->peer.verify_called))
         return CG_HS_FAIL_CERT_VERIFY;
     if (c->alert_recv != 0)
         return CG_HS_FAIL_CLIENT_ALERT;
@@ -1736,7 +1765,10 @@ static int st_handshake(struct cg_conn *c)
     }
     if (r != CG_OK) {
         cg_worker_count(c->w, CG_M_TLS_FAIL + handshake_failure(c));
-        conn_log(c, CG_LOG_INFO, "TLS handshake failed: %s", why != NULL ? why : "unknown");
+        if (c->peer.key_unproven)
+            log_unproven(c, why);
+        else
+            conn_log(c, CG_LOG_INFO, "TLS handshake failed: %s", why != NULL ? why : "unknown");
         return CG_ERR;
     }
     cg_worker_count(c->w, cg_tls_resumed(c->ssl) ? CG_M_TLS_RESUMED : CG_M_TLS_FULL);

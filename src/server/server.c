@@ -490,6 +490,12 @@ static void reload(struct cg_server *srv)
         cg_log(CG_LOG_INFO, "reload: now listening on %s (%s)", srv->listeners[i].name,
                srv->listeners[i].admin ? "admin" : srv->listeners[i].tls ? "https" : "http");
     cg_log_set_level(conf->error_log.level);
+    /* The session cache outlives generations (sessions survive a reload);
+     * its bound follows the configuration. */
+    if (cg_tls_session_cache_set_max(srv->sessions, conf->limits.tls_session_cache) != CG_OK)
+        cg_log(CG_LOG_WARN, "reload: TLS session cache: out of memory growing its table to "
+               "limits.tls_session_cache %u (bound applied, lookups slower)",
+               conf->limits.tls_session_cache);
     publish(srv, gen, n);
     cg_log(CG_LOG_INFO, "reload: generation %u applied", srv->next_gen_id);
     cg_conf_unref(conf);
@@ -646,7 +652,7 @@ int cg_server_run(struct cg_conf *conf, const struct cg_server_opts *opts, char 
         goto done;
     if (cg_admin_metrics_new(srv, conf, err) != CG_OK)
         goto done;
-    srv->sessions = cg_tls_session_cache_new(CG_TLS_SESSION_CACHE_ENTRIES);
+    srv->sessions = cg_tls_session_cache_new(conf->limits.tls_session_cache);
     srv->verdicts_entries = conf->limits.verification_cache_entries;
     srv->verdicts_bytes = conf->limits.verification_cache_bytes;
     if (srv->verdicts_entries > 0) {

@@ -9,8 +9,9 @@
 
 #include "core/common.h"
 
-/* Buckets per cache: a power of two, sized for the default bound. */
-#define CG_SC_BUCKETS 8192
+/* Buckets: a power of two, about one per two entries of the bound (a
+ * chain of two on average when full), at least this many. */
+#define CG_SC_MIN_BUCKETS 64
 
 struct sc_entry {
     unsigned char id[SSL_MAX_SSL_SESSION_ID_LENGTH];
@@ -23,7 +24,8 @@ struct sc_entry {
 
 struct cg_tls_session_cache {
     pthread_mutex_t lock;
-    struct sc_entry *buckets[CG_SC_BUCKETS];
+    struct sc_entry **buckets;
+    size_t n_buckets;                  /* a power of two */
     struct sc_entry *oldest, *newest;
     size_t count, max;
     uint64_t hits, misses;             /* get_cb lookups, under the lock */
@@ -40,19 +42,28 @@ int cg_tls_session_cache_global_init(void)
 }
 
 /* FNV-1a: session ids are random bytes from OpenSSL, any mix will do. */
-static size_t bucket_of(const unsigned char *id, unsigned len)
+static size_t bucket_of(const unsigned char *id, unsigned len, size_t n_buckets)
 {
     uint32_t h = 2166136261u;
 
     for (unsigned i = 0; i < len; i++)
         h = (h ^ id[i]) * 16777619u;
-    return h & (CG_SC_BUCKETS - 1);
+    return h & (n_buckets - 1);
+}
+
+static size_t buckets_for(size_t max_entries)
+{
+    size_t n = CG_SC_MIN_BUCKETS;
+
+    while (n < max_entries / 2)
+        n *= 2;
+    return n;
 }
 
 static struct sc_entry **find_slot(struct cg_tls_session_cache *sc, const unsigned char *id,
                                    unsigned len)
 {
-    struct sc_entry **p = &sc->buckets[bucket_of(id, len)];
+    struct sc_entry **p = &sc->buckets[bucket_of(id, len, sc->n_buckets)];
 
     for (; *p != NULL; p = &(*p)->hnext) {
         if ((*p)->id_len == len && memcmp((*p)->id, id, len) == 0)
@@ -78,6 +89,13 @@ static void drop(struct cg_tls_session_cache *sc, struct sc_entry **slot)
     sc->count--;
     SSL_SESSION_free(e->sess);
     free(e);
+}
+
+/* Drops the oldest entries until at most sc->max remain. Under the lock. */
+static void evict(struct cg_tls_session_cache *sc, size_t room)
+{
+    while (sc->count + room > sc->max && sc->oldest != NULL)
+        drop(sc, find_slot(sc, sc->oldest->id, sc->oldest->id_len));
 }
 
 static struct cg_tls_session_cache *cache_of(SSL *ssl)
@@ -106,8 +124,7 @@ static int new_cb(SSL *ssl, SSL_SESSION *sess)
     slot = find_slot(sc, id, len);
     if (*slot != NULL)
         drop(sc, slot);   /* same id again: the newer one wins */
-    while (sc->count >= sc->max && sc->oldest != NULL)
-        drop(sc, find_slot(sc, sc->oldest->id, sc->oldest->id_len));
+    evict(sc, 1);
     slot = find_slot(sc, id, len);
     *slot = e;
     e->older = sc->newest;
@@ -178,7 +195,48 @@ struct cg_tls_session_cache *cg_tls_session_cache_new(size_t max_entries)
         return NULL;
     }
     sc->max = max_entries > 0 ? max_entries : 1;
+    sc->n_buckets = buckets_for(sc->max);
+    sc->buckets = calloc(sc->n_buckets, sizeof(*sc->buckets));
+    if (sc->buckets == NULL) {
+        pthread_mutex_destroy(&sc->lock);
+        free(sc);
+        return NULL;
+    }
     return sc;
+}
+
+int cg_tls_session_cache_set_max(struct cg_tls_session_cache *sc, size_t max_entries)
+{
+    size_t n_buckets;
+    struct sc_entry **buckets;
+    bool grown = true;
+
+    if (max_entries == 0)
+        max_entries = 1;
+    n_buckets = buckets_for(max_entries);
+    pthread_mutex_lock(&sc->lock);
+    sc->max = max_entries;
+    evict(sc, 0);
+    /* Grow the table with the bound (never shrink it: a smaller bound only
+     * shortens the chains). Rehashing walks the insertion list, which holds
+     * every entry; on allocation failure the old table keeps working. */
+    if (n_buckets > sc->n_buckets) {
+        buckets = calloc(n_buckets, sizeof(*buckets));
+        if (buckets == NULL) {
+            grown = false;
+        } else {
+            free(sc->buckets);
+            sc->buckets = buckets;
+            sc->n_buckets = n_buckets;
+            for (struct sc_entry *e = sc->oldest; e != NULL; e = e->newer) {
+                struct sc_entry **head = &buckets[bucket_of(e->id, e->id_len, n_buckets)];
+                e->hnext = *head;
+                *head = e;
+            }
+        }
+    }
+    pthread_mutex_unlock(&sc->lock);
+    return grown ? CG_OK : CG_ERR;
 }
 
 void cg_tls_session_cache_free(struct cg_tls_session_cache *sc)
@@ -188,6 +246,7 @@ void cg_tls_session_cache_free(struct cg_tls_session_cache *sc)
     while (sc->oldest != NULL)
         drop(sc, find_slot(sc, sc->oldest->id, sc->oldest->id_len));
     pthread_mutex_destroy(&sc->lock);
+    free(sc->buckets);
     free(sc);
 }
 

@@ -12,7 +12,8 @@
  * context (tls.c) still keeps a session within its site, its client
  * certificate policy and its trust anchors.
  *
- * Bounded: at most `max_entries` sessions; the oldest is dropped first.
+ * Bounded: at most `max_entries` sessions (limits.tls_session_cache); the
+ * oldest is dropped first.
  * Expired sessions are dropped when met. Thread safe (one mutex; held for
  * a hash lookup only). The one interface a shared backend (Redis) would
  * implement later.
@@ -25,13 +26,14 @@
 
 #include <openssl/ssl.h>
 
-/* Sessions the server keeps (about 1 KB each without a client chain). */
-#define CG_TLS_SESSION_CACHE_ENTRIES 20480
-
 struct cg_tls_session_cache;
 
 /* NULL on allocation failure. max_entries 0 means 1. */
 struct cg_tls_session_cache *cg_tls_session_cache_new(size_t max_entries);
+/* A new bound (a reload): the oldest sessions over it are dropped at once.
+ * CG_OK; CG_ERR when the bound is applied but the hash table could not grow
+ * (out of memory: lookups get slower, nothing is lost). */
+int cg_tls_session_cache_set_max(struct cg_tls_session_cache *sc, size_t max_entries);
 /* NULL-safe. Every SSL_CTX attached to it must have been freed before. */
 void cg_tls_session_cache_free(struct cg_tls_session_cache *sc);
 /* Makes `ctx` store and find its server sessions in `sc` (and no longer in

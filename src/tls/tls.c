@@ -20,7 +20,6 @@
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"           \
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 #define CG_TLS_GROUPS "X25519:P-256:P-384"
-#define CG_TLS_SESSION_CACHE_SIZE 20480
 #define CG_TLS_SESSION_TIMEOUT_S 3600
 
 struct cg_tls_listener {
@@ -341,7 +340,8 @@ static const char *ssl_err_reason(void)
     return r != NULL ? r : "unknown error";
 }
 
-static SSL_CTX *site_ctx_new(struct cg_tls_listener *tl, const struct cg_conf_listener_site *ls,
+static SSL_CTX *site_ctx_new(struct cg_tls_listener *tl, const struct cg_conf *conf,
+                             const struct cg_conf_listener_site *ls,
                              const struct cg_tls_opts *opts, char **err)
 {
     const struct cg_conf_binding *b = ls->binding;
@@ -375,7 +375,9 @@ static SSL_CTX *site_ctx_new(struct cg_tls_listener *tl, const struct cg_conf_li
      * WANT_READ before it waits on epoll, so nothing stays buffered unseen. */
     SSL_CTX_set_read_ahead(ctx, 1);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
-    SSL_CTX_sess_set_cache_size(ctx, CG_TLS_SESSION_CACHE_SIZE);
+    /* OpenSSL's own cache serves only without a server-wide one (tools and
+     * tests that build contexts alone); it takes the same bound. */
+    SSL_CTX_sess_set_cache_size(ctx, (long)conf->limits.tls_session_cache);
     if (opts->sessions != NULL && cg_tls_session_cache_attach(opts->sessions, ctx) != CG_OK) {
         cg_set_err(err, "site %s: session cache: out of memory", ls->site->name);
         goto fail;
@@ -438,7 +440,6 @@ int cg_tls_listener_new(const struct cg_conf *conf, const struct cg_conf_listene
     struct cg_tls_listener *tl = NULL;
     int rc = CG_ERR;
 
-    (void)conf;
     *out = NULL;
     if (l->n_sites == 0)
         return cg_set_err(err, "listener %s: no site", l->listen);
@@ -453,7 +454,7 @@ int cg_tls_listener_new(const struct cg_conf *conf, const struct cg_conf_listene
     }
     tl->n_ctx = l->n_sites;
     for (size_t i = 0; i < l->n_sites; i++) {
-        tl->ctx[i] = site_ctx_new(tl, &l->sites[i], opts, err);
+        tl->ctx[i] = site_ctx_new(tl, conf, &l->sites[i], opts, err);
         if (tl->ctx[i] == NULL)
             goto done;
     }
@@ -508,6 +509,7 @@ static int want_of(int e, int *want)
 int cg_tls_handshake(SSL *ssl, int *want, const char **why)
 {
     int r, e;
+    unsigned long err;
 
     ERR_clear_error();
     errno = 0;
@@ -517,18 +519,22 @@ int cg_tls_handshake(SSL *ssl, int *want, const char **why)
     e = SSL_get_error(ssl, r);
     if (want_of(e, want) == CG_AGAIN)
         return CG_AGAIN;
-    if (e == SSL_ERROR_SYSCALL)
+    err = ERR_peek_last_error();
+    if (e == SSL_ERROR_SYSCALL) {
         *why = errno != 0 ? "connection reset or closed during handshake"
                           : "peer closed the connection during handshake";
-    else if (ERR_GET_LIB(ERR_peek_last_error()) == ERR_LIB_SSL &&
-             ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_BAD_SIGNATURE &&
-             SSL_get0_peer_certificate(ssl) != NULL)
-        /* The one case where a client certificate aborts the handshake: the
-         * client could not prove it holds the certificate's private key. */
-        *why = "client certificate not proven: its CertificateVerify signature does not "
-               "verify with the certificate's public key (bad signature)";
-    else
+    } else {
         *why = ssl_err_reason();
+        /* The one case where a client certificate aborts the handshake: the
+         * client could not prove it holds the certificate's private key
+         * (OpenSSL checks CertificateVerify once the certificate is in). */
+        if (ERR_GET_LIB(err) == ERR_LIB_SSL && ERR_GET_REASON(err) == SSL_R_BAD_SIGNATURE &&
+            SSL_get0_peer_certificate(ssl) != NULL) {
+            struct cg_tls_peer *peer = cg_tls_peer_of(ssl);
+            if (peer != NULL)
+                peer->key_unproven = true;
+        }
+    }
     ERR_clear_error();
     return CG_ERR;
 }

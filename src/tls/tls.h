@@ -47,6 +47,10 @@ struct cg_tls_peer {
     bool sni_present;           /* the client sent server_name */
     bool sni_matched;           /* ... and it named a hostname of this address */
     bool verify_called;         /* the client presented a certificate */
+    /* The handshake failed because the client's CertificateVerify does not
+     * verify with its certificate's public key: it did not prove it holds
+     * the private key. OpenSSL has sent a decrypt_error alert. */
+    bool key_unproven;
 };
 
 struct cg_tls_listener;
@@ -123,7 +127,10 @@ STACK_OF(X509) *cg_tls_peer_chain(const SSL *ssl);
 bool cg_tls_resumed(const SSL *ssl);
 
 /* CG_OK when the handshake is done; CG_AGAIN with *want; CG_ERR with *why
- * (a static string, or the OpenSSL reason) when it failed. */
+ * (a static string, or the OpenSSL reason) when it failed. A failed proof of
+ * the client's private key also sets key_unproven in the attached peer; *why
+ * is then OpenSSL's reason ("bad signature") and cg_tls_peer_cert() names
+ * the certificate the client could not prove. */
 int cg_tls_handshake(SSL *ssl, int *want, const char **why);
 
 /* > 0 bytes read; 0 on a clean close_notify or EOF; CG_AGAIN with *want;

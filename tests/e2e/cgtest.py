@@ -11,9 +11,17 @@
   cgtest.py slow HOST PORT INTERVAL
       Sends a request head one byte every INTERVAL seconds; prints the
       seconds until the server closed and what it answered.
-  cgtest.py waitlog FILE REGEX TIMEOUT
-      Waits until a line of FILE matches REGEX (exit 0) or TIMEOUT (exit 1).
+  cgtest.py waitlog FILE REGEX TIMEOUT [COUNT]
+      Waits until COUNT lines (default 1) of FILE match REGEX (exit 0, the
+      last one printed) or TIMEOUT (exit 1).
+  cgtest.py forgekey KEY_A KEY_B
+      Prints (PEM) an EC private key that carries KEY_A's public key but
+      KEY_B's private scalar (both PKCS#8 EC keys of one curve). OpenSSL
+      takes the embedded public key as given and X509_check_private_key
+      compares public keys only, so a client accepts it with A's certificate
+      and then signs CertificateVerify with B: a failed proof of possession.
 """
+import base64
 import re
 import select
 import socket
@@ -187,9 +195,11 @@ def cmd_trickle(args):
 
 def cmd_waitlog(args):
     path, pattern, timeout = args[0], re.compile(args[1]), float(args[2])
+    want = int(args[3]) if len(args) > 3 else 1
     deadline = time.monotonic() + timeout
     pos = 0
     buf = ""
+    seen = 0
     while time.monotonic() < deadline:
         try:
             with open(path, "r", errors="replace") as f:
@@ -203,16 +213,76 @@ def cmd_waitlog(args):
         buf = lines.pop()
         for line in lines:
             if pattern.search(line):
-                print(line)
-                return 0
+                seen += 1
+                if seen == want:
+                    print(line)
+                    return 0
         # Polling a file is the condition here; the interval only bounds CPU.
         time.sleep(0.05)
     return 1
 
 
+def der_header(buf, off):
+    """(tag, content offset, content length) of the DER element at off."""
+    tag, length, off = buf[off], buf[off + 1], off + 2
+    if length & 0x80:
+        n = length & 0x7F
+        length, off = int.from_bytes(buf[off:off + n], "big"), off + n
+    return tag, off, length
+
+
+def der_children(buf, off, length):
+    out, end = [], off + length
+    while off < end:
+        tag, start, n = der_header(buf, off)
+        out.append((tag, start, n))
+        off = start + n
+    return out
+
+
+def ec_scalar_span(der):
+    """Offset and length of the privateKey OCTET STRING's content inside a
+    PKCS#8 PrivateKeyInfo holding an ECPrivateKey (RFC 5915)."""
+    _, start, n = der_header(der, 0)
+    fields = der_children(der, start, n)
+    tag, start, n = fields[2]                    # privateKey OCTET STRING
+    if tag != 0x04:
+        raise ValueError("not a PKCS#8 private key")
+    _, start, n = der_header(der, start)          # ECPrivateKey SEQUENCE
+    fields = der_children(der, start, n)
+    tag, start, n = fields[1]                    # its privateKey OCTET STRING
+    if tag != 0x04 or fields[-1][0] != 0xA1:     # [1] publicKey must be there
+        raise ValueError("not an EC private key with an embedded public key")
+    return start, n
+
+
+def pem_body(path, label):
+    text = open(path).read()
+    begin, end = "-----BEGIN %s-----" % label, "-----END %s-----" % label
+    if begin not in text:
+        raise ValueError("%s: no %s" % (path, label))
+    return base64.b64decode(text.split(begin, 1)[1].split(end, 1)[0])
+
+
+def cmd_forgekey(args):
+    a = bytearray(pem_body(args[0], "PRIVATE KEY"))
+    b = pem_body(args[1], "PRIVATE KEY")
+    a_off, a_len = ec_scalar_span(a)
+    b_off, b_len = ec_scalar_span(b)
+    if a_len != b_len:
+        raise ValueError("keys of different curves")
+    a[a_off:a_off + a_len] = b[b_off:b_off + b_len]
+    text = base64.b64encode(bytes(a)).decode()
+    print("-----BEGIN PRIVATE KEY-----")
+    for i in range(0, len(text), 64):
+        print(text[i:i + 64])
+    print("-----END PRIVATE KEY-----")
+    return 0
+
+
 def main():
     cmds = {"send": cmd_send, "table": cmd_table, "slow": cmd_slow, "waitlog": cmd_waitlog,
-            "trickle": cmd_trickle}
+            "trickle": cmd_trickle, "forgekey": cmd_forgekey}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
         print(__doc__)
         return 2

@@ -1,10 +1,14 @@
 # clientcert_causes.sh: every cause of DESIGN.md's table, over TLS 1.2 and
 # TLS 1.3, with its exact status, substatus and reason in the HTML body, the
-# problem+json body and the W3C access log; accept vs require vs ignore on
-# one site (`/` accepts, `/secure` requires, `/public` ignores); the error-log
-# line per refusal; a binding that does not negotiate; the CA list in the
-# CertificateRequest (roots / empty / none asked); SNI/Host mismatch -> 421;
-# spoofed identity headers change nothing; TLS 1.2 renegotiation refused.
+# problem+json body and the W3C access log (403.7; 403.13; 403.16 with each
+# of its reasons: untrusted-root, incomplete-chain, distrusted, wrong-usage,
+# bad-signature, constraint-violation, revocation-unknown, invalid; 403.17
+# expired and not-yet-valid; 403.4 over plain HTTP); accept vs require vs
+# ignore on one site (`/` accepts, `/secure` requires, `/public` ignores);
+# the error-log line per refusal; a binding that does not negotiate; the CA
+# list in the CertificateRequest (roots / empty / none asked); SNI/Host
+# mismatch -> 421; spoofed identity headers change nothing, neither the
+# decision nor the certificate-info page; TLS 1.2 renegotiation refused.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/clientcert_lib.sh"
 
@@ -12,6 +16,7 @@ P="$T/pki"
 S="$T/stores"
 cc_pki "$P" "$S"
 cc_revoke "$P" "$S"
+cc_pki_more "$P" "$S"
 mkdir -p "$T/www/secure" "$T/www/public"
 printf 'home\n' >"$T/www/index.html"
 printf 'secret\n' >"$T/www/secure/index.html"
@@ -31,6 +36,7 @@ sites:
     locations:
       - { path: /secure, client_certificates: require }
       - { path: /public, ssl: allow, client_certificates: ignore }
+      - { path: /whoami, handler: certificate-info }
     bindings:
       - { listen: "127.0.0.1:0", tls: true, certificate: $P/a.test.pem, key: $P/a.test.key }
       - { listen: "127.0.0.2:0" }
@@ -106,6 +112,10 @@ for v in 1.2 1.3; do
     check_refusal "$v" orphan 403.16 incomplete-chain
     check_refusal "$v" banned 403.16 distrusted
     check_refusal "$v" server 403.16 wrong-usage
+    check_refusal "$v" badsig 403.16 bad-signature
+    check_refusal "$v" deep 403.16 constraint-violation
+    check_refusal "$v" unknown 403.16 revocation-unknown
+    check_refusal "$v" odd 403.16 invalid
     check_refusal "$v" expired 403.17 expired
     check_refusal "$v" future 403.17 not-yet-valid
 
@@ -142,6 +152,20 @@ for v in 1.2 1.3; do
     code=$(cc_get "$v" expired /secure "c=spoof2-$v" -H 'X-SSL-Client-Verify: SUCCESS' -H 'SSL_CLIENT_VERIFY: SUCCESS')
     cg_check "TLS $v: spoofed headers with an expired certificate: 403.17" "403 17 expired" \
         "$code $(cc_w3c "$LOG" "c=spoof2-$v" sc-substatus x-reason)"
+    # The page that exposes the verdict under accept reads it from the TLS
+    # layer too: a Client-Cert header naming a good certificate is no
+    # certificate, and "SUCCESS" headers do not make an expired one good.
+    good_b64=$(openssl x509 -in "$P/good.pem" -outform DER | base64 -w0)
+    cc_get "$v" none /whoami "c=spoof3-$v" -H 'Accept: application/json' -H "Client-Cert: :$good_b64:" \
+        -H 'X-SSL-Client-Verify: SUCCESS' -H 'X-SSL-Client-S-DN: CN=alice' >/dev/null
+    cg_check "TLS $v: certificate-info with a Client-Cert header and no certificate" "None cert-required" \
+        "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["certificate"], d["verdict"]["reason"])' "$T/body")"
+    cc_get "$v" expired /whoami "c=spoof4-$v" -H 'Accept: application/json' -H "Client-Cert: :$good_b64:" \
+        -H 'X-SSL-Client-Verify: SUCCESS' >/dev/null
+    cg_check "TLS $v: certificate-info with an expired certificate and spoofed headers: expired" \
+        "CN=eve expired expired" \
+        "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["certificate"]["subject"], d["verdict"]["reason"])' "$T/body")"
+    if grep -q 'alice' "$T/body"; then cg_fail "TLS $v: certificate-info took alice from a header"; else cg_ok "TLS $v: certificate-info names no one from a header"; fi
 done
 
 cg_log "the error log: one line per refusal with the chain received and the chain built"

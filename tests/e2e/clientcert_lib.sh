@@ -93,3 +93,56 @@ d = json.load(sys.stdin)
 v = d.get(sys.argv[1], "-")
 print(len(v) if isinstance(v, list) else v)' "$1"
 }
+
+# cc_pki_more DIR STORES: the rest of the 403.16 reasons, after cc_pki (CRLs
+# for every new CA but one, so revocation decides only where meant to):
+#     badsig      issued by ca, its signature altered     -> 403.16 bad-signature
+#     deep        under ca0 (path length 0) -> subca (both
+#                 in the stores, also sent)               -> 403.16 constraint-violation
+#     unknown     issued by nocrl, a CA in the stores with
+#                 no CRL (on_unknown: deny)               -> 403.16 revocation-unknown
+#     odd         issued by ca, an unknown critical
+#                 extension                               -> 403.16 invalid
+cc_pki_more() {
+    local P=$1 S=$2
+    cc_issue "$P" badsig ca --profile client --cn "bella badsig"
+    # The last byte of the DER is the last byte of the ECDSA signature's s:
+    # flipping it keeps the encoding valid and breaks the signature (the
+    # certificate's own key, used for CertificateVerify, is untouched).
+    python3 - "$P/badsig.pem" <<'PY'
+import base64, sys
+path = sys.argv[1]
+text = open(path).read()
+body = text.split("-----BEGIN CERTIFICATE-----")[1].split("-----END CERTIFICATE-----")[0]
+der = bytearray(base64.b64decode(body))
+der[-1] ^= 0x01
+b64 = base64.b64encode(bytes(der)).decode()
+with open(path, "w") as f:
+    f.write("-----BEGIN CERTIFICATE-----\n")
+    f.write("".join(b64[i:i + 64] + "\n" for i in range(0, len(b64), 64)))
+    f.write("-----END CERTIFICATE-----\n")
+PY
+    cc_issue "$P" ca0 root --profile intermediate --cn "CG Path Zero CA" --path-len 0
+    cc_issue "$P" subca ca0 --profile intermediate --cn "CG Too Deep CA"
+    cc_issue "$P" deep subca --profile client --cn "dana deep"
+    cat "$P/subca.pem" "$P/ca0.pem" >>"$P/deep.pem"
+    cc_issue "$P" nocrl root --profile intermediate --cn "CG No CRL CA"
+    cc_issue "$P" unknown nocrl --profile client --cn "uma unknown"
+    "$CERTGATE" store import --stores "$S" "$P/nocrl.pem" >/dev/null
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$P/odd.key" \
+        -subj "/CN=otto odd" -out "$P/odd.csr" 2>/dev/null
+    printf '%s\n' 'basicConstraints = critical, CA:FALSE' 'keyUsage = critical, digitalSignature' \
+        'extendedKeyUsage = clientAuth' 'subjectKeyIdentifier = hash' \
+        'authorityKeyIdentifier = keyid' '1.3.6.1.4.1.55555.1.1 = critical, ASN1:UTF8String:must-understand' \
+        >"$P/odd.ext"
+    openssl x509 -req -in "$P/odd.csr" -CA "$P/ca.pem" -CAkey "$P/ca.key" -set_serial 0x5eed \
+        -days 30 -sha256 -extfile "$P/odd.ext" -out "$P/odd.pem" 2>/dev/null
+    local n
+    # The path-zero CAs are in the stores too (their CRLs need them there);
+    # the client still sends them.
+    "$CERTGATE" store import --stores "$S" "$P/ca0.pem" "$P/subca.pem" >/dev/null
+    for n in ca0 subca; do
+        "$CERTGATE" pki crl --issuer "$P/$n.pem" --issuer-key "$P/$n.key" --out "$P/$n.crl" >/dev/null
+        "$CERTGATE" store import --stores "$S" "$P/$n.crl" >/dev/null
+    done
+}

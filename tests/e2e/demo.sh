@@ -1,9 +1,10 @@
 # demo.sh: `certgate serve` with no configuration runs the built-in demo.
 # Every curl command it prints is run exactly as printed (only output
 # options are appended: -sS --max-time, -o, -w) and must give the answer
-# printed under it; the who-am-I page names the valid certificate in HTML and
-# JSON; a second run reuses the state directory without regenerating it; a
-# taken port is refused with a message naming it and the options to use.
+# printed under it; then again pinned to TLS 1.2 and to TLS 1.3. The
+# who-am-I page names the valid certificate in HTML and JSON; a second run
+# reuses the state directory without regenerating it; a taken port is
+# refused with a message naming it and the options to use.
 source "$(dirname "$0")/lib.sh"
 
 # The demo runs only where no ./certgate.yaml exists: run it from an empty dir.
@@ -46,23 +47,30 @@ mapfile -t WANT < <(awk '/^    curl / { c = 1 } /^    -> / && c { print substr($
 cg_check "printed commands" "9" "${#CMDS[@]}"
 [ "${#CMDS[@]}" = "${#WANT[@]}" ] || cg_fail "commands and answers do not pair up"
 
-run_printed() {   # run_printed CMD OUTFILE: prints the status code
-    eval "$1 -sS --max-time 10 -o \"\$2\" -w '%{http_code}'"
+run_printed() {   # run_printed CMD OUTFILE [CURL OPTIONS]: prints the status code
+    local cmd=$1 out=$2; shift 2
+    eval "$cmd $* -sS --max-time 10 -o \"\$out\" -w '%{http_code}'"
 }
 
-for i in "${!CMDS[@]}"; do
-    cmd=${CMDS[$i]} want=${WANT[$i]}
-    code=${want%% *} slug=${want#* }
-    status=$(run_printed "$cmd" "$T/body.$i" || true)
-    body=$(cat "$T/body.$i" 2>/dev/null || true)
-    if [ "$code" = "200" ]; then
-        cg_check "[$want] status: $cmd" "200" "$status"
-        cg_match "[$want] body" "you are in" "$body"
-    else
-        cg_check "[$want] status: $cmd" "${code%%.*}" "$status"
-        cg_match "[$want] code in body" "${code//./\\.}" "$body"
-        cg_match "[$want] reason in body" "$slug" "$body"
-    fi
+# As printed, then pinned to TLS 1.2 and to TLS 1.3 (the only options added
+# to a printed command besides the output ones): the same answers.
+for tls in printed "--tlsv1.2 --tls-max 1.2" "--tlsv1.3"; do
+    extra=$tls; [ "$tls" = printed ] && extra=""
+    for i in "${!CMDS[@]}"; do
+        cmd=${CMDS[$i]} want=${WANT[$i]}
+        code=${want%% *} slug=${want#* }
+        rm -f "$T/body.$i"
+        status=$(run_printed "$cmd" "$T/body.$i" $extra || true)
+        body=$(cat "$T/body.$i" 2>/dev/null || true)
+        if [ "$code" = "200" ]; then
+            cg_check "[$want] ($tls) status: $cmd" "200" "$status"
+            cg_match "[$want] ($tls) body" "you are in" "$body"
+        else
+            cg_check "[$want] ($tls) status: $cmd" "${code%%.*}" "$status"
+            cg_match "[$want] ($tls) code in body" "${code//./\\.}" "$body"
+            cg_match "[$want] ($tls) reason in body" "$slug" "$body"
+        fi
+    done
 done
 
 cg_log "who am I, in HTML and in JSON"

@@ -92,6 +92,7 @@ static void test_defaults(void **state)
     assert_int_equal(c->limits.client_ca_list_max, 65536);
     assert_int_equal(c->limits.verification_cache_entries, 10000);
     assert_int_equal(c->limits.verification_cache_bytes, 32u << 20);
+    assert_int_equal(c->limits.tls_session_cache, 20480);
     cg_limits_init(&l);
     assert_memory_equal(&l, &c->limits, sizeof(l));
 
@@ -160,6 +161,8 @@ static const struct good_case good_cases[] = {
      10000000},
     {"limits: {verification_cache_bytes: 1M}", AT(limits.verification_cache_bytes), 1u << 20},
     {"limits: {verification_cache_bytes: 64G}", AT(limits.verification_cache_bytes), 64ull << 30},
+    {"limits: {tls_session_cache: 1}", AT(limits.tls_session_cache), 1},
+    {"limits: {tls_session_cache: 1048576}", AT(limits.tls_session_cache), 1048576},
     {"errors: detailed", AT(errors), CG_ERRORS_DETAILED},
     {"errors: friendly", AT(errors), CG_ERRORS_FRIENDLY},
     {"errors: detailed-local", AT(errors), CG_ERRORS_DETAILED_LOCAL},
@@ -370,7 +373,14 @@ static const struct bad_case bad_cases[] = {
      "header_bytes, headers, body_bytes, handshake_timeout, header_timeout, body_timeout, "
      "keepalive_timeout, send_timeout, max_connections, max_requests_per_connection, "
      "shutdown_timeout, client_ca_list_warn, client_ca_list_max, "
-     "verification_cache_entries, verification_cache_bytes"},
+     "verification_cache_entries, verification_cache_bytes, tls_session_cache"},
+    {"limits: {tls_session_cache: 0}\n" MIN_SITES,
+     "t.yaml:1:29: limits.tls_session_cache: expected a whole number from 1 to 1048576; got '0'"},
+    {"limits: {tls_session_cache: 1048577}\n" MIN_SITES,
+     "t.yaml:1:29: limits.tls_session_cache: expected a whole number from 1 to 1048576; got "
+     "'1048577'"},
+    {"limits: {tls_session_cache: 2k}\n" MIN_SITES,
+     "t.yaml:1:29: limits.tls_session_cache: expected a whole number; got '2k'"},
     {"errors: verbose\n" MIN_SITES,
      "t.yaml:1:9: errors: expected one of detailed-local | detailed | friendly; got 'verbose'"},
     {"client_certificate_purpose: email\n" MIN_SITES,
