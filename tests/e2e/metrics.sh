@@ -222,6 +222,15 @@ bump "${HF}closed\"}"; bump certgate_connections_accepted_total
 python3 -c 'import socket, sys; s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); s.settimeout(10); print(len(s.recv(1)))' "$AP" >"$T/silent.txt"
 cg_check "silent client: closed by the server" "0" "$(cat "$T/silent.txt")"
 bump "${HF}timeout\"}"; bump certgate_connections_accepted_total
+# A certificate whose CertificateVerify fails: good's public key with
+# untrusted's private scalar (serve_tls_clientcert.sh proves the pair
+# really signs wrong); the handshake ends with decrypt_error.
+$CG_PY forgekey "$P/good.key" "$P/untrusted.key" >"$P/forged.key"
+out=$(printf 'GET /?c=forged HTTP/1.1\r\nHost: a.test\r\n\r\n' |
+    timeout 10 openssl s_client -connect "127.0.0.1:$AP" -servername a.test -tls1_3 \
+        -cert "$P/good.pem" -key "$P/forged.key" -ign_eof 2>&1 || true)
+cg_match "forged key: the server ends the handshake with decrypt_error" 'alert decrypt error' "$out"
+bump "${HF}certificate-verify-failed\"}"; bump certgate_connections_accepted_total
 check_all failures
 
 cg_log "client-initiated renegotiation (TLS 1.2) is refused and counted"
