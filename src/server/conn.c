@@ -1703,24 +1703,20 @@ static void on_tls_info(const SSL *ssl, int where, int ret)
 }
 
 /*
- * Why the handshake failed, from the alerts it ended with and the socket. A
- * failed CertificateVerify is the one decrypt_error sent after a client
- * certificate came (tls.h: the only way a certificate aborts a handshake).
- * A client that went away mid-handshake makes OpenSSL send an alert too
- * (unexpected EOF): the socket at EOF or reset tells it apart from a
- * handshake we refused while the client still waits.
+ * Why the handshake failed, from what OpenSSL saw and the alerts it ended
+ * with. A failed CertificateVerify is flagged by tls.c (the only way a
+ * certificate aborts a handshake). A client that went away mid-handshake
+ * makes OpenSSL send an alert too (unexpected EOF): tls.c flags that from
+ * the error itself, never from the socket afterwards, which a client that
+ * read our alert and left would make look the same.
  */
 static cg_hs_fail_t handshake_failure(const struct cg_conn *c)
 {
-    char b;
-    ssize_t n;
-
-    if (c->peer.key_unproven || (c->alert_sent == SSL_AD_DECRYPT_ERROR + 1 && c->peer.verify_called))
+    if (c->peer.key_unproven)
         return CG_HS_FAIL_CERT_VERIFY;
     if (c->alert_recv != 0)
         return CG_HS_FAIL_CLIENT_ALERT;
-    n = recv(c->io.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+    if (c->peer.peer_gone)
         return CG_HS_FAIL_CLOSED;
     return c->alert_sent != 0 ? CG_HS_FAIL_PROTOCOL : CG_HS_FAIL_CLOSED;
 }

@@ -520,9 +520,17 @@ int cg_tls_handshake(SSL *ssl, int *want, const char **why)
     if (want_of(e, want) == CG_AGAIN)
         return CG_AGAIN;
     err = ERR_peek_last_error();
-    if (e == SSL_ERROR_SYSCALL) {
-        *why = errno != 0 ? "connection reset or closed during handshake"
-                          : "peer closed the connection during handshake";
+    if (e == SSL_ERROR_SYSCALL ||
+        (ERR_GET_LIB(err) == ERR_LIB_SSL &&
+         ERR_GET_REASON(err) == SSL_R_UNEXPECTED_EOF_WHILE_READING)) {
+        /* OpenSSL 3 answers an EOF mid-handshake with a decode_error alert
+         * of its own: say what happened, not that the client misspoke. */
+        struct cg_tls_peer *peer = cg_tls_peer_of(ssl);
+        if (peer != NULL)
+            peer->peer_gone = true;
+        *why = e != SSL_ERROR_SYSCALL ? ssl_err_reason()
+               : errno != 0         ? "connection reset or closed during handshake"
+                                    : "peer closed the connection during handshake";
     } else {
         *why = ssl_err_reason();
         /* The one case where a client certificate aborts the handshake: the

@@ -51,6 +51,9 @@ struct cg_tls_peer {
      * verify with its certificate's public key: it did not prove it holds
      * the private key. OpenSSL has sent a decrypt_error alert. */
     bool key_unproven;
+    /* The handshake failed because the client went away (EOF or reset
+     * before it finished), not because of anything it sent. */
+    bool peer_gone;
 };
 
 struct cg_tls_listener;
@@ -130,7 +133,8 @@ bool cg_tls_resumed(const SSL *ssl);
  * (a static string, or the OpenSSL reason) when it failed. A failed proof of
  * the client's private key also sets key_unproven in the attached peer; *why
  * is then OpenSSL's reason ("bad signature") and cg_tls_peer_cert() names
- * the certificate the client could not prove. */
+ * the certificate the client could not prove. A client that went away
+ * mid-handshake sets peer_gone. */
 int cg_tls_handshake(SSL *ssl, int *want, const char **why);
 
 /* > 0 bytes read; 0 on a clean close_notify or EOF; CG_AGAIN with *want;
