@@ -201,8 +201,10 @@ static int try_ocsp(const struct cg_rev_online *o, X509 *cert, X509 *issuer, tim
     if (crc == CG_OK) {
         snprintf(what, sizeof(what), "OCSP %s (cached)", url);
         rc = use_ocsp(o, cached.der, cached.len, cert, issuer, at, what, NULL, 0, out, &r);
-        if (rc == CG_OK)
+        if (rc == CG_OK) {
+            out->due = cached.due;
             goto out;
+        }
     }
     if (o->fetcher == NULL) {
         if (crc == CG_DECLINED)
@@ -323,8 +325,10 @@ static int try_crl_url(const struct cg_rev_online *o, const char *url, X509 *cer
         else if (cached.index != NULL) {
             cg_revcache_set_index(o->cache, url, cached.index);
             if ((rc = use_index(o, cached.index, cert, at, what, CG_REV_SOURCE_FETCHED_CRL,
-                                out)) == CG_OK)
+                                out)) == CG_OK) {
+                out->due = cached.due;
                 goto out;
+            }
         }
     }
     if (o->fetcher == NULL) {
