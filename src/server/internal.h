@@ -169,6 +169,9 @@ struct cg_server {
     size_t n_metric_sites, max_metric_sites;
     struct cg_rev_refresher *refresher;   /* the cache's background refresh, on the
                                              fetcher thread */
+    unsigned rev_timeout_ms;              /* what they were made with (the widest of
+                                             the sites): a reload that changes it */
+    long rev_grace_s;                     /* is told to restart */
 };
 
 /* Adds one to counter i of the worker's shard. */

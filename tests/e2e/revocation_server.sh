@@ -267,6 +267,14 @@ cg_match "victim: the session was resumed" '^Reused, ' "$(grep -E '^(New|Reused)
 cg_match "victim: 403.13 revoked" "403.13 &middot; revoked" "$(cat "$T/victim-r.txt")"
 cg_match "victim: date and reason" "revoked by its issuer on 2025-06-01T00:00:00Z, reason superseded \(OCSP\)" \
     "$(cat "$T/victim-r.txt")"
+
+cg_log "a reload changing the fetcher's default timeout says a restart applies it"
+sed 's/timeout: 2s/timeout: 4s/' "$T/b.yaml" >"$T/c.yaml"
+cp "$T/c.yaml" "$T/b.yaml"
+kill -HUP "$CG_PID_main"
+cg_waitlog "$T/error.log" "reload: the revocation fetcher's default timeout \(2000 ms, now 4000 ms\).*restart to apply" 10 \
+    && cg_ok "reload: the timeout change is said to need a restart" \
+    || cg_fail "reload: no warning for the fetcher's timeout"
 cg_stop main
 cg_check "server stopped cleanly" 0 "$CG_RC"
 
