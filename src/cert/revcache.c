@@ -484,6 +484,7 @@ int cg_revcache_get_for(struct cg_revcache *c, cg_revcache_kind_t kind, const ch
     out->this_update = s->this_update;
     out->next_update = s->next_update;
     out->index = cg_crl_index_ref(s->index);
+    out->due = due_at(s, refresh_s);
     rc = (s->next_update != 0 && now > s->next_update) || now - s->fetched_at >= refresh_s
              ? CG_AGAIN
              : CG_OK;

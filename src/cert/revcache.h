@@ -53,6 +53,7 @@ struct cg_revcache_entry {
     size_t len;
     struct cg_revcache_blob *blob;   /* the reference held */
     time_t fetched_at, this_update, next_update;   /* next_update 0: none given */
+    time_t due;                   /* min(next_update, fetched_at + the reader's refresh) */
     struct cg_crl_index *index;   /* CRLs: the index built from der, when one was
                                      attached (a reference; NULL otherwise) */
 };

@@ -201,8 +201,10 @@ static int try_ocsp(const struct cg_rev_online *o, X509 *cert, X509 *issuer, tim
     if (crc == CG_OK) {
         snprintf(what, sizeof(what), "OCSP %s (cached)", url);
         rc = use_ocsp(o, cached.der, cached.len, cert, issuer, at, what, NULL, 0, out, &r);
-        if (rc == CG_OK)
+        if (rc == CG_OK) {
+            out->due = cached.due;
             goto out;
+        }
     }
     if (o->fetcher == NULL) {
         if (crc == CG_DECLINED)
@@ -323,8 +325,10 @@ static int try_crl_url(const struct cg_rev_online *o, const char *url, X509 *cer
         else if (cached.index != NULL) {
             cg_revcache_set_index(o->cache, url, cached.index);
             if ((rc = use_index(o, cached.index, cert, at, what, CG_REV_SOURCE_FETCHED_CRL,
-                                out)) == CG_OK)
+                                out)) == CG_OK) {
+                out->due = cached.due;
                 goto out;
+            }
         }
     }
     if (o->fetcher == NULL) {
@@ -632,6 +636,7 @@ static void submit_one(struct prefetch *pf, const char *url, const char *content
     if (cg_fetcher_submit_timed(pf->o.fetcher, url, content_type, body, len, pf->o.timeout_ms, cb,
                                 one, NULL) != CG_OK) {
         atomic_fetch_sub_explicit(&pf->pending, 1, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&pf->submitted, 1, memory_order_relaxed);
         free(one->url);
         free(one);
     }
@@ -781,12 +786,12 @@ static int prefetch_start(const struct cg_rev_online *o, X509 *cert, X509 *issue
     }
     OPENSSL_free(req);
     free(url);
-    rc = atomic_load(&pf->pending) > 1 ? CG_AGAIN : CG_OK;
-    /* The _ex form reports what was asked even when every fetch ended before
-     * this returns (a source in its backoff fails at once): its callback is
-     * then called here, and the answer is CG_AGAIN as documented. */
-    if (rc == CG_OK && done_ex != NULL && atomic_load(&pf->submitted) > 0)
-        rc = CG_AGAIN;
+    /* CG_AGAIN whenever a fetch was handed to the fetcher, not only while
+     * one is still running: on a loaded machine every fetch may be over
+     * (a fast responder, a source in its backoff failing at once) before
+     * this line runs, and the caller must still get its callback (called
+     * below, on this thread) and judge from what those fetches brought. */
+    rc = atomic_load(&pf->submitted) > 0 ? CG_AGAIN : CG_OK;
     if (rc == CG_OK) {
         /* nothing started: no callback is owed; free without calling done */
         prefetch_free(pf);

@@ -76,11 +76,15 @@ int cg_revocation_online(void *arg, X509 *cert, X509 *issuer, time_t at,
  * and the CRLs when OCSP gives no usable answer (or names no responder).
  * Each answer is judged or indexed on the fetcher thread and put in the
  * cache. Returns:
- *   CG_OK     nothing to fetch: judge now with the cache-only hook;
- *   CG_AGAIN  fetches started: done(arg) is called exactly once, on the
- *             fetcher thread (or before this returns), when all are over;
- *             the callback wakes the request's loop (cg_loop_wake), which
- *             judges with the cache-only hook;
+ *   CG_OK     nothing fetched: judge now with the cache-only hook; done is
+ *             never called;
+ *   CG_AGAIN  fetches started: done(arg) is called exactly once when all
+ *             are over, on the fetcher thread, or on the caller's thread
+ *             before this returns when they were all over by then (a fast
+ *             responder, a URL in its failure backoff): the outcome does not
+ *             depend on how the threads were scheduled. The callback wakes
+ *             the request's loop (cg_loop_wake), which judges with the
+ *             cache-only hook;
  *   CG_ERR    nothing started (out of memory, fetcher saturated): judge now.
  * `o->fetcher` and `o->cache` must be set; `cert` and `issuer` are
  * referenced until done.
@@ -94,9 +98,7 @@ int cg_revocation_prefetch(const struct cg_rev_online *o, X509 *cert, X509 *issu
  * cached): "; "-separated, e.g. "OCSP POST http://...: HTTP 200, 1523 bytes,
  * 12 ms: good; CRL GET http://...: Couldn't connect to server (0 ms)";
  * NULL when nothing was noted. Borrowed for the callback's duration.
- * Unlike cg_revocation_prefetch, a fetch that ended before this returns
- * (the URL in its failure backoff) still counts: CG_AGAIN, with the
- * callback already called.
+ * Returns as cg_revocation_prefetch does.
  */
 int cg_revocation_prefetch_ex(const struct cg_rev_online *o, X509 *cert, X509 *issuer,
                               time_t now, void (*done)(void *arg, const char *fetched),

@@ -309,6 +309,14 @@ static bool verdict_span(const struct cg_vcache *c, X509 *leaf, STACK_OF(X509) *
             span_add(s, ri->this_update);
         if (ri->next_update != 0)
             span_add(s, ri->next_update);
+        /* Not past the moment its answer is due: the judge after it reads
+         * the answer cache again, which is what tells the background
+         * refresh that the answer is in use (it refreshes answers read
+         * within two refresh periods at least). A verdict outliving that
+         * would leave a chain served only from here with answers that look
+         * idle, and the request after it would wait for a fetch. */
+        if (ri->due != 0)
+            span_add(s, ri->due);
         if (ri->status == CG_REV_UNKNOWN || ri->stale)
             unsure = true;
     }

@@ -81,6 +81,10 @@ struct cg_revocation_info {
     time_t revoked_at;             /* when REVOKED */
     int reason;                    /* CRL reason code when REVOKED; -1: none given */
     bool stale;                    /* past nextUpdate, accepted under stale_grace */
+    time_t due;                    /* a cached answer (fetched CRL, OCSP): when the cache
+                                      wants it fetched again (min(nextUpdate, fetched +
+                                      refresh)); 0: not from the answer cache. The
+                                      verification cache keeps no verdict past it */
     char *tried;                   /* heap, owned by the verdict: every source tried and
                                       its outcome and timing, "; "-separated; may be NULL */
 };

@@ -55,6 +55,10 @@ struct cg_limits {
     size_t client_ca_list_max;       /* ... refuse the config above (64k) */
     unsigned verification_cache_entries;   /* verdicts kept (10000); 0: no cache */
     size_t verification_cache_bytes;       /* their memory, estimated (32M) */
+    long verification_cache_max_age_s;        /* a cached verdict's longest life (1h) */
+    long verification_cache_revocation_age_s; /* ... when an OCSP answer or fetched CRL
+                                                 decided it (5m) */
+    long verification_cache_unknown_age_s;    /* ... when a status is unknown (0s: not kept) */
     unsigned tls_session_cache;      /* TLS sessions kept for resumption (20480) */
 };
 

@@ -87,7 +87,7 @@ json_t *cg_conf_to_json(const struct cg_conf *c)
     /* json_pack steals the "o" references, also on failure. */
     json_t *o = json_pack(
         "{s:i, s:s, s:{s:s, s:s}, s:{s:s, s:s}, s:{s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o,"
-        " s:I, s:I, s:o, s:o, s:o, s:I, s:o, s:I}, s:s, s:o, s:s, s:o}",
+        " s:I, s:I, s:o, s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:I}, s:s, s:o, s:s, s:o}",
         "workers", (int)c->workers, "state_dir", c->state_dir,
         "access_log", "path", c->access_log.path != NULL ? c->access_log.path : "-",
         "format", cg_conf_log_format_name(c->access_log.format),
@@ -104,6 +104,11 @@ json_t *cg_conf_to_json(const struct cg_conf *c)
         "client_ca_list_max", size(l->client_ca_list_max),
         "verification_cache_entries", (json_int_t)l->verification_cache_entries,
         "verification_cache_bytes", size(l->verification_cache_bytes),
+        "verification_cache_max_age", duration((uint64_t)l->verification_cache_max_age_s * 1000),
+        "verification_cache_revocation_age",
+        duration((uint64_t)l->verification_cache_revocation_age_s * 1000),
+        "verification_cache_unknown_age",
+        duration((uint64_t)l->verification_cache_unknown_age_s * 1000),
         "tls_session_cache", (json_int_t)l->tls_session_cache,
         "errors", cg_conf_errors_name(c->errors), "revocation", revocation(&c->revocation),
         "client_certificate_purpose", cg_conf_purpose_name(c->purpose), "sites", sites);

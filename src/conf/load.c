@@ -597,6 +597,12 @@ static const struct dir limits_dirs[] = {
      NULL, "10000", 0},
     {"verification_cache_bytes", T_SIZE, LIM(verification_cache_bytes), 1u << 20, 64ull << 30,
      NULL, NULL, "32M", 0},
+    {"verification_cache_max_age", T_SECONDS, LIM(verification_cache_max_age_s), 1000,
+     30 * DAY_MS, NULL, NULL, "1h", 0},
+    {"verification_cache_revocation_age", T_SECONDS, LIM(verification_cache_revocation_age_s),
+     1000, 30 * DAY_MS, NULL, NULL, "5m", 0},
+    {"verification_cache_unknown_age", T_SECONDS, LIM(verification_cache_unknown_age_s), 0,
+     3600000, NULL, NULL, "0s", 0},
     {"tls_session_cache", T_UINT, LIM(tls_session_cache), 1, 1048576, NULL, NULL, "20480", 0},
 };
 static const struct table limits_table = {limits_dirs, CG_ARRAY_LEN(limits_dirs)};

@@ -105,7 +105,8 @@ static void refresh_note(int level, const char *line)
  * max_crl_size; a site with a smaller one refuses a bigger CRL when it is
  * indexed), the cache's default refresh (the global one) and the
  * grace within which the background refresh still works on an answer
- * past its nextUpdate (the widest of the sites).
+ * past its nextUpdate (the widest of the sites). A reload that changes
+ * the default timeout or that grace logs a warning: a restart applies them.
  */
 static int revocation_setup(struct cg_server *srv, const struct cg_conf *conf, char **err)
 {
@@ -114,7 +115,7 @@ static int revocation_setup(struct cg_server *srv, const struct cg_conf *conf, c
     struct cg_rev_refresher_opts ro;
     char *e = NULL;
 
-    if (srv->fetcher != NULL || !checks_revocation(conf))
+    if (!checks_revocation(conf))
         return CG_OK;
     memset(&fo, 0, sizeof(fo));
     memset(&co, 0, sizeof(co));
@@ -132,6 +133,20 @@ static int revocation_setup(struct cg_server *srv, const struct cg_conf *conf, c
         if (r->max_crl_bytes > fo.max_bytes)
             fo.max_bytes = r->max_crl_bytes;
     }
+    if (srv->fetcher != NULL) {
+        /* Requests pass their site's own timeout and grace, so a reload
+         * applies those at once; what stays is the default of fetches that
+         * name none and the grace of the background refresh. */
+        if (fo.timeout_ms != srv->rev_timeout_ms || co.stale_grace_s != srv->rev_grace_s)
+            cg_log(CG_LOG_WARN,
+                   "reload: the revocation fetcher's default timeout (%u ms, now %u ms) or the "
+                   "background refresh's stale_grace (%ld s, now %ld s), the widest of the "
+                   "sites, changed: restart to apply",
+                   srv->rev_timeout_ms, fo.timeout_ms, srv->rev_grace_s, co.stale_grace_s);
+        return CG_OK;
+    }
+    srv->rev_timeout_ms = fo.timeout_ms;
+    srv->rev_grace_s = co.stale_grace_s;
     /* What the fetcher may receive, the cache may keep (and read back). */
     co.max_bytes = fo.max_bytes;
     srv->revcache = cg_revcache_new(&co, &e);

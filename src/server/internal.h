@@ -155,6 +155,7 @@ struct cg_server {
                                              limits.verification_cache_entries is 0 */
     unsigned verdicts_entries;            /* the limits it was made with: a reload */
     size_t verdicts_bytes;                /* that changes them is told to restart */
+    long verdicts_max_age, verdicts_rev_age, verdicts_unknown_age;
     const char *conf_path;                /* NULL: reload rebuilds from the same snapshot */
     /* Online revocation, one of each per process, created by the first
      * generation whose config checks revocation and kept across reloads
@@ -168,6 +169,9 @@ struct cg_server {
     size_t n_metric_sites, max_metric_sites;
     struct cg_rev_refresher *refresher;   /* the cache's background refresh, on the
                                              fetcher thread */
+    unsigned rev_timeout_ms;              /* what they were made with (the widest of
+                                             the sites): a reload that changes it */
+    long rev_grace_s;                     /* is told to restart */
 };
 
 /* Adds one to counter i of the worker's shard. */

@@ -471,9 +471,12 @@ static void reload(struct cg_server *srv)
     /* The verification cache lives as long as the process (its entries are
      * keyed by the trust generation, so a reload needs no new one). */
     if (conf->limits.verification_cache_entries != srv->verdicts_entries ||
-        conf->limits.verification_cache_bytes != srv->verdicts_bytes)
-        cg_log(CG_LOG_WARN, "reload: limits.verification_cache_entries or "
-               "limits.verification_cache_bytes changed: restart to apply");
+        conf->limits.verification_cache_bytes != srv->verdicts_bytes ||
+        conf->limits.verification_cache_max_age_s != srv->verdicts_max_age ||
+        conf->limits.verification_cache_revocation_age_s != srv->verdicts_rev_age ||
+        conf->limits.verification_cache_unknown_age_s != srv->verdicts_unknown_age)
+        cg_log(CG_LOG_WARN, "reload: limits.verification_cache_entries, _bytes, _max_age, "
+               "_revocation_age or _unknown_age changed: restart to apply");
     if (cg_gen_build(srv, conf, &gen, &err) != CG_OK)
         goto refused;
     gen->id = ++srv->next_gen_id;
@@ -655,9 +658,16 @@ int cg_server_run(struct cg_conf *conf, const struct cg_server_opts *opts, char 
     srv->sessions = cg_tls_session_cache_new(conf->limits.tls_session_cache);
     srv->verdicts_entries = conf->limits.verification_cache_entries;
     srv->verdicts_bytes = conf->limits.verification_cache_bytes;
+    srv->verdicts_max_age = conf->limits.verification_cache_max_age_s;
+    srv->verdicts_rev_age = conf->limits.verification_cache_revocation_age_s;
+    srv->verdicts_unknown_age = conf->limits.verification_cache_unknown_age_s;
     if (srv->verdicts_entries > 0) {
-        struct cg_vcache_limits vl = {.max_entries = conf->limits.verification_cache_entries,
-                                      .max_bytes = conf->limits.verification_cache_bytes};
+        struct cg_vcache_limits vl = {
+            .max_entries = conf->limits.verification_cache_entries,
+            .max_bytes = conf->limits.verification_cache_bytes,
+            .max_ttl = (time_t)conf->limits.verification_cache_max_age_s,
+            .revocation_ttl = (time_t)conf->limits.verification_cache_revocation_age_s,
+            .unknown_ttl = (time_t)conf->limits.verification_cache_unknown_age_s};
         srv->verdicts = cg_vcache_new(&vl);
         if (srv->verdicts == NULL) {
             cg_set_err(err, "out of memory");

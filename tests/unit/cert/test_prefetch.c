@@ -32,7 +32,7 @@ static struct tu_pair root, ca, alice, bob;
 static unsigned char *crl_der;
 static int crl_len, listen_fd = -1, port;
 static pthread_t server_thread;
-static atomic_int hits_ocsp, hits_crl;
+static atomic_int hits_ocsp, hits_crl, hits_other;
 
 static void send_all(int fd, const void *p, size_t n)
 {
@@ -91,6 +91,7 @@ static void *serve_one(void *arg)
         atomic_fetch_add(&hits_crl, 1);
         reply(fd, 200, crl_der, (size_t)crl_len);
     } else {
+        atomic_fetch_add(&hits_other, 1);
         reply(fd, 404, "", 0);
     }
     close(fd);
@@ -214,7 +215,10 @@ static void judge_cached(struct cg_revcache *cache, X509 *who, struct cg_verdict
 static void test_prefetch(void **state)
 {
     (void)state;
-    struct cg_fetcher *f = cg_fetcher_new(NULL, NULL);
+    /* A backoff no scheduling delay can outlast, so that the last case's
+     * "failed recently" holds on any machine. */
+    struct cg_fetch_opts fo = {.backoff_ms = 600000, .backoff_max_ms = 600000};
+    struct cg_fetcher *f = cg_fetcher_new(&fo, NULL);
     struct cg_revcache *cache = cg_revcache_new(NULL, NULL);
     struct cg_rev_online o = {.fetcher = f, .cache = cache, .use_ocsp = true, .use_crl = true};
     struct waiter w = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
@@ -257,6 +261,21 @@ static void test_prefetch(void **state)
     assert_int_equal(v.reason, CG_REASON_REVOKED);
     assert_int_equal(v.path[0].revocation.source, CG_REV_SOURCE_FETCHED_CRL);
     assert_int_equal(v.path[0].revocation.reason, 1);
+    cg_verdict_free(&v);
+    assert_int_equal(atomic_load(&hits_other), 1);
+
+    /* bob again: the responder URL is in its failure backoff, so the OCSP
+     * fetch fails before cg_revocation_prefetch looks at what is pending,
+     * and the CRL is fresh in the cache. A fetch was started all the same:
+     * CG_AGAIN, with the callback already called, once, on this thread. */
+    w.calls = 0;
+    assert_int_equal(cg_revocation_prefetch(&o, bob.cert, ca.cert, time(NULL), done_cb, &w, NULL),
+                     CG_AGAIN);
+    assert_int_equal(w.calls, 1);
+    assert_int_equal(atomic_load(&hits_other), 1);   /* not asked again */
+    assert_int_equal(atomic_load(&hits_crl), 1);     /* the cached CRL answered */
+    judge_cached(cache, bob.cert, &v);
+    assert_int_equal(v.reason, CG_REASON_REVOKED);
     cg_verdict_free(&v);
 
     cg_fetcher_free(f);

@@ -296,6 +296,7 @@ static void test_revocation_invalidates(void **state)
  * status is not kept (unknown_ttl 0). */
 static int hook_calls;
 static cg_rev_status_t hook_status;
+static time_t hook_due;   /* the answer cache's due time for the answer; 0: none */
 
 static int hook(void *arg, X509 *cert, X509 *issuer, time_t at, struct cg_revocation_info *out)
 {
@@ -307,6 +308,7 @@ static int hook(void *arg, X509 *cert, X509 *issuer, time_t at, struct cg_revoca
     out->status = hook_status;
     out->this_update = at - 60;
     out->next_update = P.now + 120;
+    out->due = hook_due;
     return CG_OK;
 }
 
@@ -338,6 +340,43 @@ static void test_hook_answers_bound_the_span(void **state)
                      CG_REASON_REVOCATION_UNKNOWN);
     assert_int_equal(hook_calls, 4);
     assert_int_equal(stats(c).uncacheable, 2);
+    cg_vcache_free(c);
+}
+
+/* An answer from the answer cache that is due (to be fetched again) before
+ * its nextUpdate: the verdict is not kept past that, so the judge after it
+ * reads the answer cache again (which keeps the answer refreshed in the
+ * background while the chain is in use). */
+static void test_answer_due_bounds_the_span(void **state)
+{
+    struct cg_vcache *c = cg_vcache_new(NULL);
+    struct cg_verdict_ref *r = NULL;
+    struct cg_policy p;
+    time_t from, until;
+
+    (void)state;
+    cg_policy_init(&p);
+    p.revocation_hook = hook;
+    p.scope = CG_SCOPE_LEAF;
+    hook_calls = 0;
+    hook_status = CG_REV_GOOD;
+    hook_due = P.now + 30;
+    assert_int_equal(judge(c, P.leaves[6], P.chain, P.trust, P.now, &p, &r), CG_REASON_OK);
+    cg_verdict_ref_span(r, &from, &until);
+    assert_true(until <= P.now + 31);
+    cg_verdict_ref_unref(r);
+    assert_int_equal(judge(c, P.leaves[6], P.chain, P.trust, P.now + 29, &p, NULL),
+                     CG_REASON_OK);
+    assert_int_equal(hook_calls, 1);
+    /* past the due time, before nextUpdate (P.now + 120): asked again */
+    hook_due = P.now + 60;
+    assert_int_equal(judge(c, P.leaves[6], P.chain, P.trust, P.now + 40, &p, NULL),
+                     CG_REASON_OK);
+    assert_int_equal(hook_calls, 2);
+    assert_int_equal(judge(c, P.leaves[6], P.chain, P.trust, P.now + 59, &p, NULL),
+                     CG_REASON_OK);
+    assert_int_equal(hook_calls, 2);
+    hook_due = 0;
     cg_vcache_free(c);
 }
 
@@ -532,6 +571,7 @@ int main(void)
         cmocka_unit_test(test_new_trust_misses),
         cmocka_unit_test(test_revocation_invalidates),
         cmocka_unit_test(test_hook_answers_bound_the_span),
+        cmocka_unit_test(test_answer_due_bounds_the_span),
         cmocka_unit_test(test_hook_argument_by_bytes),
         cmocka_unit_test(test_expiry_invalidates),
         cmocka_unit_test(test_bounds),

@@ -93,6 +93,9 @@ static void test_defaults(void **state)
     assert_int_equal(c->limits.verification_cache_entries, 10000);
     assert_int_equal(c->limits.verification_cache_bytes, 32u << 20);
     assert_int_equal(c->limits.tls_session_cache, 20480);
+    assert_int_equal(c->limits.verification_cache_max_age_s, 3600);
+    assert_int_equal(c->limits.verification_cache_revocation_age_s, 300);
+    assert_int_equal(c->limits.verification_cache_unknown_age_s, 0);
     cg_limits_init(&l);
     assert_memory_equal(&l, &c->limits, sizeof(l));
 
@@ -162,6 +165,15 @@ static const struct good_case good_cases[] = {
     {"limits: {verification_cache_bytes: 1M}", AT(limits.verification_cache_bytes), 1u << 20},
     {"limits: {verification_cache_bytes: 64G}", AT(limits.verification_cache_bytes), 64ull << 30},
     {"limits: {tls_session_cache: 1}", AT(limits.tls_session_cache), 1},
+    {"limits: {verification_cache_max_age: 1s}", AT(limits.verification_cache_max_age_s), 1},
+    {"limits: {verification_cache_max_age: 30d}", AT(limits.verification_cache_max_age_s),
+     30 * 86400},
+    {"limits: {verification_cache_revocation_age: 90s}",
+     AT(limits.verification_cache_revocation_age_s), 90},
+    {"limits: {verification_cache_unknown_age: 0s}", AT(limits.verification_cache_unknown_age_s),
+     0},
+    {"limits: {verification_cache_unknown_age: 1h}", AT(limits.verification_cache_unknown_age_s),
+     3600},
     {"limits: {tls_session_cache: 1048576}", AT(limits.tls_session_cache), 1048576},
     {"errors: detailed", AT(errors), CG_ERRORS_DETAILED},
     {"errors: friendly", AT(errors), CG_ERRORS_FRIENDLY},
@@ -366,6 +378,15 @@ static const struct bad_case bad_cases[] = {
     {"limits: {verification_cache_bytes: 65G}\n" MIN_SITES,
      "t.yaml:1:36: limits.verification_cache_bytes: expected a size like 16384, 16k, 10M, 1G "
      "from 1M to 64G; got '65G'"},
+    {"limits: {verification_cache_max_age: 0s}\n" MIN_SITES,
+     "t.yaml:1:38: limits.verification_cache_max_age: expected a duration in whole seconds like "
+     "0s, 30m, 1h from 1s to 30d; got '0s'"},
+    {"limits: {verification_cache_revocation_age: 31d}\n" MIN_SITES,
+     "t.yaml:1:45: limits.verification_cache_revocation_age: expected a duration in whole "
+     "seconds like 0s, 30m, 1h from 1s to 30d; got '31d'"},
+    {"limits: {verification_cache_unknown_age: 500ms}\n" MIN_SITES,
+     "t.yaml:1:42: limits.verification_cache_unknown_age: expected a duration in whole seconds "
+     "like 0s, 30m, 1h; got '500ms'"},
     {"limits: {shutdown_timeout: forever}\n" MIN_SITES,
      "t.yaml:1:28: limits.shutdown_timeout: expected a duration like 10s, 500ms, 2m; got 'forever'"},
     {"limits:\n  header_timout: 10s\n" MIN_SITES,
@@ -373,7 +394,8 @@ static const struct bad_case bad_cases[] = {
      "header_bytes, headers, body_bytes, handshake_timeout, header_timeout, body_timeout, "
      "keepalive_timeout, send_timeout, max_connections, max_requests_per_connection, "
      "shutdown_timeout, client_ca_list_warn, client_ca_list_max, "
-     "verification_cache_entries, verification_cache_bytes, tls_session_cache"},
+     "verification_cache_entries, verification_cache_bytes, verification_cache_max_age, "
+     "verification_cache_revocation_age, verification_cache_unknown_age, tls_session_cache"},
     {"limits: {tls_session_cache: 0}\n" MIN_SITES,
      "t.yaml:1:29: limits.tls_session_cache: expected a whole number from 1 to 1048576; got '0'"},
     {"limits: {tls_session_cache: 1048577}\n" MIN_SITES,
