@@ -15,7 +15,9 @@
  * SubjectPublicKeyInfo through the same built-in routines, point and curve
  * checks included), and signatures are verified by the same EC arithmetic;
  * only the decoder set-up and the provider bookkeeping around each key go.
- * Keys of other types (RSA, Ed25519, ...) are not touched.
+ * Keys of other types (RSA, Ed25519, ...) are not touched. The price: each
+ * EC key decoded or used looks its type up in OpenSSL's ENGINE table, under
+ * OpenSSL's global ENGINE lock (a short critical section).
  *
  * The ENGINE interface is deprecated in OpenSSL 3 but still shipped, and it
  * is the only public way to reach the built-in method:
