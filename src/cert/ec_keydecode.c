@@ -63,6 +63,16 @@ static int pkey_methods(ENGINE *e, EVP_PKEY_METHOD **method, const int **nids, i
     return *method != NULL;
 }
 
+/* Called by OpenSSL when it frees the engine (at its cleanup, at exit):
+ * the method copy goes with it. */
+static int destroy_engine(ENGINE *e)
+{
+    (void)e;
+    EVP_PKEY_meth_free(ec_method);
+    ec_method = NULL;
+    return 1;
+}
+
 static int register_builtin(char **err)
 {
     const EVP_PKEY_METHOD *builtin = EVP_PKEY_meth_find(EVP_PKEY_EC);
@@ -81,7 +91,8 @@ static int register_builtin(char **err)
     EVP_PKEY_meth_copy(ec_method, builtin);
     if ((e = ENGINE_new()) == NULL || !ENGINE_set_id(e, "certgate-ec") ||
         !ENGINE_set_name(e, "certgate: OpenSSL's built-in EC key method") ||
-        !ENGINE_set_pkey_meths(e, pkey_methods) || !(added = ENGINE_add(e))) {
+        !ENGINE_set_pkey_meths(e, pkey_methods) ||
+        !ENGINE_set_destroy_function(e, destroy_engine) || !(added = ENGINE_add(e))) {
         cg_set_err(err, "ec key decoding: cannot set up the EC engine");
         goto done;
     }
@@ -95,9 +106,12 @@ static int register_builtin(char **err)
     }
     rc = CG_OK;
 done:
+    /* OpenSSL takes a functional reference of its own whenever it selects
+     * the engine for a key; holding ours would keep the engine from being
+     * freed at OpenSSL's cleanup. */
+    if (initialised)
+        ENGINE_finish(e);
     if (rc != CG_OK) {
-        if (initialised)
-            ENGINE_finish(e);
         if (added)
             ENGINE_remove(e);
         ENGINE_free(e);
@@ -106,8 +120,8 @@ done:
         ERR_clear_error();
         return rc;
     }
-    /* ENGINE_add's list and the functional reference from ENGINE_init keep
-     * the engine (and ec_method) for the life of the process. */
+    /* ENGINE_add's list keeps the engine (and ec_method, freed by
+     * destroy_engine) until OpenSSL's cleanup at exit. */
     ENGINE_free(e);
     return rc;
 }

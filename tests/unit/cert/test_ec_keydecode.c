@@ -203,11 +203,15 @@ static int setup(void **state)
         if (v->patch != KEY_OK)
             spoil(leaf, v->patch, inter_key);
         *as_leaf = (struct kcase){.name = v->name, .well_formed = v->patch == KEY_OK,
-                                  .accepted = v->accepted, .leaf = der_of(leaf), .inter = der_of(inter)};
+                                  .accepted = v->accepted, .leaf = der_of(leaf),
+                                  .inter = der_of(inter)};
         /* The key as an intermediate's, which issues a P-256 leaf. */
         ca = issue(CG_PKI_INTERMEDIATE_CA, v->name, root, root_key, key);
         if (strcmp(v->alg, "ED25519") == 0) {
-            /* The pki module signs with a digest; Ed25519 takes none. */
+            /* The pki module signs with a digest, Ed25519 takes none: the
+             * leaf is issued by the intermediate, then renamed and signed
+             * again by the Ed25519 CA (without the authority key id, which
+             * names the intermediate's key). */
             ca_leaf = issue(CG_PKI_CLIENT, "Keys Leaf", inter, inter_key, leaf_key);
             assert_int_equal(X509_set_issuer_name(ca_leaf, X509_get_subject_name(ca)), 1);
             X509_EXTENSION_free(X509_delete_ext(
