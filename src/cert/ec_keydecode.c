@@ -63,36 +63,26 @@ static int pkey_methods(ENGINE *e, EVP_PKEY_METHOD **method, const int **nids, i
     return *method != NULL;
 }
 
-/* Called by OpenSSL when it frees the engine (at its cleanup, at exit):
- * the method copy goes with it. */
-static int destroy_engine(ENGINE *e)
-{
-    (void)e;
-    EVP_PKEY_meth_free(ec_method);
-    ec_method = NULL;
-    return 1;
-}
-
 static int register_builtin(char **err)
 {
     const EVP_PKEY_METHOD *builtin = EVP_PKEY_meth_find(EVP_PKEY_EC);
     ENGINE *e = NULL;
-    bool added = false, initialised = false;
+    bool owned = false, added = false, initialised = false;
     int rc = CG_ERR;
 
     if (builtin == NULL) {
         cg_set_err(err, "ec key decoding: OpenSSL has no built-in EC key method");
         goto done;
     }
-    if ((ec_method = EVP_PKEY_meth_new(EVP_PKEY_EC, 0)) == NULL) {
+    if ((ec_method = EVP_PKEY_meth_new(EVP_PKEY_EC, 0)) == NULL || (e = ENGINE_new()) == NULL) {
         cg_set_err(err, "ec key decoding: out of memory");
         goto done;
     }
     EVP_PKEY_meth_copy(ec_method, builtin);
-    if ((e = ENGINE_new()) == NULL || !ENGINE_set_id(e, "certgate-ec") ||
+    /* Once the engine names its pkey methods, OpenSSL frees them with it. */
+    if (!(owned = ENGINE_set_pkey_meths(e, pkey_methods)) || !ENGINE_set_id(e, "certgate-ec") ||
         !ENGINE_set_name(e, "certgate: OpenSSL's built-in EC key method") ||
-        !ENGINE_set_pkey_meths(e, pkey_methods) ||
-        !ENGINE_set_destroy_function(e, destroy_engine) || !(added = ENGINE_add(e))) {
+        !(added = ENGINE_add(e))) {
         cg_set_err(err, "ec key decoding: cannot set up the EC engine");
         goto done;
     }
@@ -114,14 +104,15 @@ done:
     if (rc != CG_OK) {
         if (added)
             ENGINE_remove(e);
-        ENGINE_free(e);
-        EVP_PKEY_meth_free(ec_method);
+        if (!owned)
+            EVP_PKEY_meth_free(ec_method);
+        ENGINE_free(e);   /* and ec_method when owned */
         ec_method = NULL;
         ERR_clear_error();
         return rc;
     }
-    /* ENGINE_add's list keeps the engine (and ec_method, freed by
-     * destroy_engine) until OpenSSL's cleanup at exit. */
+    /* ENGINE_add's list keeps the engine, and so ec_method, until OpenSSL's
+     * cleanup at exit. */
     ENGINE_free(e);
     return rc;
 }

@@ -8,6 +8,13 @@
  *                        ec_keydecode.c and bench/README.md).
  *   CG_EC_KEYS_PROVIDER  OpenSSL 3's provider decoders, OpenSSL's default.
  *
+ * What builtin cannot do: with the ENGINE registered, OpenSSL 3.0 cannot
+ * sign an ASN.1 structure (certificate, CRL, OCSP answer: ASN1_item_sign)
+ * with an EC key loaded from a file, since it then asks the engine's legacy
+ * context for the algorithm identifier, which only providers answer. TLS
+ * signatures (EVP_DigestSign) work. So a process that signs such structures
+ * (`certgate pki`, the built-in demo's OCSP responder) stays on provider.
+ *
  * Process-wide and chosen once: call cg_ec_keydecode_select() at start-up,
  * before any thread starts and before any certificate, store or TLS context
  * is made. Choosing the same mode again is a no-op; switching from builtin
