@@ -38,7 +38,7 @@
 #include "core/common.h"
 
 static cg_ec_key_decoding_t current = CG_EC_KEYS_PROVIDER;
-static EVP_PKEY_METHOD *ec_method;   /* lives as long as the process */
+static EVP_PKEY_METHOD *ec_method;   /* the engine's, freed by OpenSSL with it */
 static const int ec_nids[] = {NID_X9_62_id_ecPublicKey};
 
 const char *cg_ec_keydecode_name(cg_ec_key_decoding_t mode)
