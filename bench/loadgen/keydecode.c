@@ -54,8 +54,11 @@ int lg_keydecode_legacy_ec(void)
         ENGINE_finish(e);
         goto fail;
     }
-    /* The list added by ENGINE_add and the functional reference from
-     * ENGINE_init keep it for the life of the process. */
+    /* OpenSSL takes a functional reference of its own when it selects the
+     * engine for a key; holding ours would keep the engine from being freed
+     * at OpenSSL's cleanup (a leak at exit). The list added by ENGINE_add
+     * keeps it; OpenSSL frees ec_method with it. */
+    ENGINE_finish(e);
     ENGINE_free(e);
     return 0;
 fail:

@@ -506,7 +506,7 @@ void cg_revcache_set_origin(struct cg_revcache *c, cg_revcache_kind_t kind, cons
                             const struct cg_revcache_origin *origin)
 {
     struct slot *s;
-    struct cg_revcache_origin copy;
+    struct cg_revcache_origin copy = {0};   /* cleared even when c is NULL */
 
     if (c == NULL || origin_copy(&copy, origin) != CG_OK) {
         origin_clear(&copy);

@@ -18,6 +18,7 @@
 #include "cli/commands.h"
 #include "cli/render.h"
 #include "cli/verify_revocation.h"
+#include "cert/ec_keydecode.h"
 #include "core/common.h"
 
 #define VERIFY_MAX_FILES 64
@@ -63,6 +64,8 @@ static const char usage_text[] =
     "  --eku-strict leaf|chain   the leaf (or every CA too) must name the purpose in\n"
     "                            its EKU; anyExtendedKeyUsage alone does not do\n"
     "  --allow-sha1              accept SHA-1 (and MD5) signatures, refused by default\n"
+    "  --ec-key-decoding builtin|provider    how EC public keys are decoded, as the\n"
+    "                            server's ec_key_decoding (builtin); same verdicts\n"
     "output:\n"
     "  --json                    one JSON object instead of the tree\n"
     "\n"
@@ -74,7 +77,7 @@ enum {
     OPT_INHIBIT_MAP, OPT_INHIBIT_ANY, OPT_MAX_DEPTH, OPT_PASSWORD_FILE, OPT_JSON,
     OPT_ANCHOR_CHECKS, OPT_EKU_STRICT, OPT_ALLOW_SHA1, OPT_OCSP_RESPONSE, OPT_MAX_OCSP_AGE,
     OPT_STALE_GRACE, OPT_TIMEOUT, OPT_MAX_CRL_SIZE, OPT_OCSP_RESPONDER, OPT_STATE_DIR, OPT_OCSP_NONCE,
-    OPT_HELP,
+    OPT_EC_KEY_DECODING, OPT_HELP,
 };
 
 static const struct option long_options[] = {
@@ -107,6 +110,7 @@ static const struct option long_options[] = {
     {"ocsp-responder", required_argument, NULL, OPT_OCSP_RESPONDER},
     {"state-dir", required_argument, NULL, OPT_STATE_DIR},
     {"ocsp-nonce", no_argument, NULL, OPT_OCSP_NONCE},
+    {"ec-key-decoding", required_argument, NULL, OPT_EC_KEY_DECODING},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -121,6 +125,7 @@ struct verify_args {
     struct file_list roots, intermediates, crls, chains;
     time_t at;
     bool json, revocation_set;
+    cg_ec_key_decoding_t ec_key_decoding;
     struct cg_policy policy;
     struct cg_verify_rev_args rev;
 };
@@ -199,6 +204,7 @@ static int parse_args(int argc, char **argv, struct verify_args *a, char **err)
     static const char *const revocations[] = {"off", "crl", "ocsp", "online"};
     static const char *const scopes[] = {"chain", "leaf"};
     static const char *const unknowns[] = {"deny", "allow"};
+    static const char *const key_decodings[] = {"builtin", "provider"};
     size_t n_oids = 0;
     int c, choice;
     long v = 0;
@@ -220,6 +226,11 @@ static int parse_args(int argc, char **argv, struct verify_args *a, char **err)
         case OPT_CRL: if (push_file(&a->crls, "crl", optarg, err)) return CG_ERR; break;
         case OPT_CHAIN: if (push_file(&a->chains, "chain", optarg, err)) return CG_ERR; break;
         case OPT_AT: if (parse_time(optarg, &a->at, err)) return CG_ERR; break;
+        case OPT_EC_KEY_DECODING:
+            if (parse_choice("ec-key-decoding", optarg, key_decodings, 2, &choice, err))
+                return CG_ERR;
+            a->ec_key_decoding = choice == 0 ? CG_EC_KEYS_BUILTIN : CG_EC_KEYS_PROVIDER;
+            break;
         case OPT_PURPOSE:
             if (parse_choice("purpose", optarg, purposes, 3, &choice, err))
                 return CG_ERR;
@@ -449,6 +460,9 @@ int cg_cmd_verify(int argc, char **argv)
         fprintf(stderr, "certgate verify: %s\n(see certgate verify --help)\n", err);
         goto out;
     }
+    /* Before any certificate is read, as `certgate serve` does. */
+    if (cg_ec_keydecode_select(a.ec_key_decoding, &err) != CG_OK)
+        goto fail;
     if (a.password_file != NULL) {
         password = cg_load_password_file(a.password_file, &err);
         if (password == NULL)

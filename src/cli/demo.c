@@ -49,6 +49,8 @@ static const char config_head[] =
     "errors: detailed-local            # loopback clients see the certification path and the fix\n"
     "revocation: { mode: crl }         # the CRLs in stores/crl/\n"
     "access_log: { path: access.log, format: w3c }   # IIS field names; stdout stays for you\n"
+    "ec_key_decoding: provider         # the demo signs OCSP answers while it runs; a site\n"
+    "                                  # that does not keeps the faster default, builtin\n"
     "sites:\n"
     "  - name: demo\n"
     "    root: www\n"

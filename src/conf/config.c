@@ -29,6 +29,8 @@ const struct cg_conf_enum_name cg_conf_scope_names[] = {
     {"leaf", CG_SCOPE_LEAF}, {"chain", CG_SCOPE_CHAIN}, {NULL, 0}};
 const struct cg_conf_enum_name cg_conf_on_unknown_names[] = {
     {"deny", CG_ON_UNKNOWN_DENY}, {"allow", CG_ON_UNKNOWN_ALLOW}, {NULL, 0}};
+const struct cg_conf_enum_name cg_conf_ec_key_decoding_names[] = {
+    {"builtin", CG_EC_KEYS_BUILTIN}, {"provider", CG_EC_KEYS_PROVIDER}, {NULL, 0}};
 const struct cg_conf_enum_name cg_conf_purpose_names[] = {
     {"client", CG_PURPOSE_CLIENT}, {"server", CG_PURPOSE_SERVER}, {"any", CG_PURPOSE_ANY},
     {NULL, 0}};
@@ -89,6 +91,10 @@ const char *cg_conf_on_unknown_name(cg_on_unknown_t o)
 const char *cg_conf_purpose_name(cg_purpose_t p)
 {
     return cg_conf_enum_to_name(cg_conf_purpose_names, (int)p);
+}
+const char *cg_conf_ec_key_decoding_name(cg_ec_key_decoding_t m)
+{
+    return cg_conf_enum_to_name(cg_conf_ec_key_decoding_names, (int)m);
 }
 
 static void free_site(struct cg_conf_site *s)

@@ -961,6 +961,8 @@ static const struct dir top_dirs[] = {
     {"revocation", T_CUSTOM, 0, 0, 0, 0, NULL, set_revocation, NULL, 0},
     {"client_certificate_purpose", T_ENUM, TOP(purpose), 0, 0, cg_conf_purpose_names, NULL,
      "client", 0},
+    {"ec_key_decoding", T_ENUM, TOP(ec_key_decoding), 0, 0, cg_conf_ec_key_decoding_names, NULL,
+     "builtin", 0},
     {"admin", T_CUSTOM, 0, 0, 0, 0, NULL, set_admin, NULL, 0},
     {"sites", T_CUSTOM, 0, 0, 0, 0, NULL, set_sites, NULL, DIR_REQUIRED},
 };

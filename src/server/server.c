@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cert/ec_keydecode.h"
 #include "core/common.h"
 #include "core/log.h"
 #include "server/admin.h"
@@ -477,6 +478,11 @@ static void reload(struct cg_server *srv)
         conf->limits.verification_cache_unknown_age_s != srv->verdicts_unknown_age)
         cg_log(CG_LOG_WARN, "reload: limits.verification_cache_entries, _bytes, _max_age, "
                "_revocation_age or _unknown_age changed: restart to apply");
+    /* How EC keys are decoded is chosen once per process (ec_keydecode.h). */
+    if (conf->ec_key_decoding != cg_ec_keydecode_current())
+        cg_log(CG_LOG_WARN, "reload: ec_key_decoding changed from %s to %s: restart to apply",
+               cg_ec_keydecode_name(cg_ec_keydecode_current()),
+               cg_ec_keydecode_name(conf->ec_key_decoding));
     if (cg_gen_build(srv, conf, &gen, &err) != CG_OK)
         goto refused;
     gen->id = ++srv->next_gen_id;
@@ -627,6 +633,9 @@ int cg_server_run(struct cg_conf *conf, const struct cg_server_opts *opts, char 
     /* Blocked before any thread starts, so every thread inherits the mask
      * and only the control thread's signalfd sees them. */
     pthread_sigmask(SIG_BLOCK, &set, &old_set);
+    /* Before any store or TLS context decodes a key, and before threads. */
+    if (cg_ec_keydecode_select(conf->ec_key_decoding, err) != CG_OK)
+        goto done;
     if (cg_tls_global_init(err) != CG_OK)
         goto done;
     srv = calloc(1, sizeof(*srv));

@@ -77,6 +77,7 @@ static void test_defaults(void **state)
     assert_int_equal(c->error_log.level, CG_LEVEL_INFO);
     assert_int_equal(c->errors, CG_ERRORS_DETAILED_LOCAL);
     assert_int_equal(c->purpose, CG_PURPOSE_CLIENT);
+    assert_int_equal(c->ec_key_decoding, CG_EC_KEYS_BUILTIN);
     assert_int_equal(c->limits.header_bytes, 16384);
     assert_int_equal(c->limits.headers, 100);
     assert_int_equal(c->limits.body_bytes, 10485760);
@@ -186,6 +187,8 @@ static const struct good_case good_cases[] = {
     {"client_certificate_purpose: server", AT(purpose), CG_PURPOSE_SERVER},
     {"client_certificate_purpose: any", AT(purpose), CG_PURPOSE_ANY},
     {"client_certificate_purpose: any", AT(policy.purpose), CG_PURPOSE_ANY},
+    {"ec_key_decoding: provider", AT(ec_key_decoding), CG_EC_KEYS_PROVIDER},
+    {"ec_key_decoding: builtin", AT(ec_key_decoding), CG_EC_KEYS_BUILTIN},
     {"revocation: {mode: crl}", AT(revocation.mode), CG_CONF_REVOCATION_CRL},
     {"revocation: {mode: crl}", AT(policy.revocation), CG_REVOCATION_CRL},
     {"revocation: {mode: ocsp}", AT(revocation.mode), CG_CONF_REVOCATION_OCSP},
@@ -407,6 +410,8 @@ static const struct bad_case bad_cases[] = {
      "t.yaml:1:9: errors: expected one of detailed-local | detailed | friendly; got 'verbose'"},
     {"client_certificate_purpose: email\n" MIN_SITES,
      "t.yaml:1:29: client_certificate_purpose: expected one of client | server | any; got 'email'"},
+    {"ec_key_decoding: legacy\n" MIN_SITES,
+     "t.yaml:1:18: ec_key_decoding: expected one of builtin | provider; got 'legacy'"},
     {"revocation: {mode: ocsp-crl}\n" MIN_SITES,
      "t.yaml:1:20: revocation.mode: expected one of off | crl | ocsp | ocsp+crl; got 'ocsp-crl' (did you mean 'ocsp+crl'?)"},
     {"revocation: {scope: root}\n" MIN_SITES,
@@ -431,7 +436,7 @@ static const struct bad_case bad_cases[] = {
      "on_unknown, stale_grace, timeout, refresh, ocsp_responder, max_crl_age, max_crl_size"},
     {"worker: 2\n" MIN_SITES,
      "t.yaml:1:1: unknown key 'worker' (did you mean 'workers'?); valid keys: workers, stores, "
-     "state_dir, access_log, error_log, limits, errors, revocation, client_certificate_purpose, admin, sites"},
+     "state_dir, access_log, error_log, limits, errors, revocation, client_certificate_purpose, ec_key_decoding, admin, sites"},
     {"listen: ':80'\n" MIN_SITES, "t.yaml:1:1: unknown key 'listen'; valid keys: *"},
     {"workers: 2\nworkers: 3\n" MIN_SITES,
      "t.yaml:2:1: duplicate key 'workers' (first set at line 1, column 10)"},
