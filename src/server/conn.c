@@ -978,6 +978,8 @@ static int rev_prefetch(struct cg_conn *c, struct cg_rev_online *o, const struct
 {
     struct rev_wait *rw = calloc(1, sizeof(*rw));
     time_t now = time(NULL);
+    bool started = false;
+    uint64_t token;
 
     if (rw == NULL)
         return CG_OK;   /* judged from the cache: unknown, said so */
@@ -996,8 +998,10 @@ static int rev_prefetch(struct cg_conn *c, struct cg_rev_online *o, const struct
         if (e->revocation.status != CG_REV_UNKNOWN || e->cert == NULL || v->path[i + 1].cert == NULL)
             continue;
         atomic_fetch_add_explicit(&rw->pending, 1, memory_order_relaxed);
-        if (cg_revocation_prefetch_ex(o, e->cert, v->path[i + 1].cert, now, rev_done, rw, &err) !=
+        if (cg_revocation_prefetch_ex(o, e->cert, v->path[i + 1].cert, now, rev_done, rw, &err) ==
             CG_AGAIN) {
+            started = true;
+        } else {
             atomic_fetch_sub_explicit(&rw->pending, 1, memory_order_relaxed);
             if (err != NULL)
                 conn_log(c, CG_LOG_WARN, "revocation: %s", err);
@@ -1005,15 +1009,21 @@ static int rev_prefetch(struct cg_conn *c, struct cg_rev_online *o, const struct
         free(err);
     }
     o->fetcher = NULL;
+    token = rw->token;
     if (atomic_fetch_sub_explicit(&rw->pending, 1, memory_order_acq_rel) == 1) {
-        /* all over before we got here (a source that failed recently) */
-        free(c->rev_fetched_text);
-        c->rev_fetched_text = rw->fetched;
+        if (!started) {
+            rev_wait_free(rw);
+            return CG_OK;
+        }
+        /* Every fetch was over before we got here (a fast responder, a URL
+         * in its failure backoff): the request parks all the same and is
+         * resumed on its loop's next turn, so what it does and logs never
+         * depends on how the threads were scheduled. */
+        rev_post(rw->w, token, rw->fetched);
         rw->fetched = NULL;
         rev_wait_free(rw);
-        return CG_OK;
     }
-    c->park_token = rw->token;
+    c->park_token = token;
     return CG_AGAIN;
 }
 
