@@ -61,6 +61,10 @@ struct cg_limits {
                                                  decided it (5m) */
     long verification_cache_unknown_age_s;    /* ... when a status is unknown (0s: not kept) */
     unsigned tls_session_cache;      /* TLS sessions kept for resumption (20480) */
+    unsigned file_cache_entries;     /* small static files kept per worker (1000); 0: off */
+    size_t file_cache_bytes;         /* their bytes per worker (16M) */
+    size_t file_cache_max_file;      /* the largest file kept (64k, at most 64k) */
+    unsigned file_cache_valid_ms;    /* trusted this long after a check (1s) */
 };
 
 typedef enum { CG_CLIENT_CERT_IGNORE = 0, CG_CLIENT_CERT_ACCEPT, CG_CLIENT_CERT_REQUIRE } cg_client_cert_mode_t;

@@ -87,7 +87,7 @@ json_t *cg_conf_to_json(const struct cg_conf *c)
     /* json_pack steals the "o" references, also on failure. */
     json_t *o = json_pack(
         "{s:i, s:s, s:{s:s, s:s}, s:{s:s, s:s}, s:{s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o,"
-        " s:I, s:I, s:o, s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:I}, s:s, s:o, s:s, s:s, s:o}",
+        " s:I, s:I, s:o, s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:I, s:I, s:o, s:o, s:o}, s:s, s:o, s:s, s:s, s:o}",
         "workers", (int)c->workers, "state_dir", c->state_dir,
         "access_log", "path", c->access_log.path != NULL ? c->access_log.path : "-",
         "format", cg_conf_log_format_name(c->access_log.format),
@@ -110,6 +110,10 @@ json_t *cg_conf_to_json(const struct cg_conf *c)
         "verification_cache_unknown_age",
         duration((uint64_t)l->verification_cache_unknown_age_s * 1000),
         "tls_session_cache", (json_int_t)l->tls_session_cache,
+        "file_cache_entries", (json_int_t)l->file_cache_entries,
+        "file_cache_bytes", size(l->file_cache_bytes),
+        "file_cache_max_file", size(l->file_cache_max_file),
+        "file_cache_valid", duration(l->file_cache_valid_ms),
         "errors", cg_conf_errors_name(c->errors), "revocation", revocation(&c->revocation),
         "client_certificate_purpose", cg_conf_purpose_name(c->purpose),
         "ec_key_decoding", cg_conf_ec_key_decoding_name(c->ec_key_decoding), "sites", sites);

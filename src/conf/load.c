@@ -604,6 +604,15 @@ static const struct dir limits_dirs[] = {
     {"verification_cache_unknown_age", T_SECONDS, LIM(verification_cache_unknown_age_s), 0,
      3600000, NULL, NULL, "0s", 0},
     {"tls_session_cache", T_UINT, LIM(tls_session_cache), 1, 1048576, NULL, NULL, "20480", 0},
+    /* The static-file cache (src/http/filecache.h): one per worker. A
+     * cached file goes out with its head from the connection's output
+     * buffer, hence the 64k ceiling of file_cache_max_file. */
+    {"file_cache_entries", T_UINT, LIM(file_cache_entries), 0, 1000000, NULL, NULL, "1000", 0},
+    {"file_cache_bytes", T_SIZE, LIM(file_cache_bytes), 64u << 10, 64ull << 30, NULL, NULL,
+     "16M", 0},
+    {"file_cache_max_file", T_SIZE, LIM(file_cache_max_file), 1, 64u << 10, NULL, NULL, "64k",
+     0},
+    {"file_cache_valid", T_MS, LIM(file_cache_valid_ms), 0, 3600000, NULL, NULL, "1s", 0},
 };
 static const struct table limits_table = {limits_dirs, CG_ARRAY_LEN(limits_dirs)};
 

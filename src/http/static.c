@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "http/filecache.h"
 #include "http/uri.h"
 
 struct cg_static_root {
@@ -335,12 +336,201 @@ static bool if_range_holds(struct cg_slice v, const char *etag, time_t mtime)
 
 /* ---- the decision ----------------------------------------------------- */
 
-int cg_static_open(const struct cg_static_root *root, const struct cg_static_request *req,
-                   struct cg_static_result *out)
+static void drop_fd(struct cg_static_result *out)
+{
+    if (out->fd >= 0)
+        close(out->fd);
+    out->fd = -1;
+}
+
+static void facts_of(const struct stat *st, const char *rel, struct cg_file_facts *f)
+{
+    f->dev = (uint64_t)st->st_dev;
+    f->ino = (uint64_t)st->st_ino;
+    f->size = (uint64_t)st->st_size;
+    f->mtime = st->st_mtim;
+    f->ctime = st->st_ctim;
+    f->content_type = cg_static_mime_type(rel, strlen(rel));
+    snprintf(f->etag, sizeof(f->etag), "\"%" PRIx64 "-%" PRIx64 "-%" PRIx64 "\"",
+             (uint64_t)st->st_ino, (uint64_t)st->st_size,
+             (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec);
+    if (cg_http_date_format(st->st_mtim.tv_sec, f->last_modified, sizeof(f->last_modified)) !=
+        CG_OK)
+        f->last_modified[0] = '\0';
+}
+
+/*
+ * Finds the file for the path in rel (modified: index.html appended for a
+ * directory). Returns true with out->fd open on a regular file and *st
+ * filled, or false with out holding the answer (an error, or the 301 that
+ * adds a directory's trailing slash).
+ */
+static bool resolve(const struct cg_static_root *root, const struct cg_static_request *req,
+                    char *rel, struct stat *st, struct cg_static_result *out)
+{
+    int fd = open_beneath(root, rel);
+
+    if (fd < 0) {
+        set_error(out, errno_to_error(errno, root, rel));
+        return false;
+    }
+    out->fd = fd;
+    if (fstat(fd, st) != 0) {
+        set_error(out, errno_to_error(errno, root, rel));
+        return false;
+    }
+    if (S_ISDIR(st->st_mode)) {
+        size_t n = strlen(rel);
+        drop_fd(out);
+        if (req->path.p[req->path.len - 1] != '/') {
+            out->status = 301;
+            out->location = make_location(req);
+            if (out->location == NULL)
+                set_error(out, CG_HTTP_ERR_INTERNAL_ERROR);
+            return false;
+        }
+        /* index.html under the same rules as any other lookup */
+        if (strcmp(rel, ".") == 0)
+            n = 0;
+        memcpy(rel + n, "index.html", sizeof("index.html"));
+        fd = open_beneath(root, rel);
+        if (fd < 0) {
+            cg_http_error_t e = errno_to_error(errno, root, rel);
+            set_error(out, e == CG_HTTP_ERR_NOT_FOUND ? CG_HTTP_ERR_DIRECTORY_LISTING_DENIED : e);
+            return false;
+        }
+        out->fd = fd;
+        if (fstat(fd, st) != 0) {
+            set_error(out, errno_to_error(errno, root, rel));
+            return false;
+        }
+        if (!S_ISREG(st->st_mode)) {
+            set_error(out, CG_HTTP_ERR_DIRECTORY_LISTING_DENIED);
+            return false;
+        }
+    } else if (!S_ISREG(st->st_mode)) {
+        set_error(out, CG_HTTP_ERR_NOT_FOUND);   /* FIFOs, sockets, devices */
+        return false;
+    }
+    return true;
+}
+
+/* Preconditions and Range for a found file, from its facts alone. The body
+ * is out->fd or out->body (whichever the caller set); both are let go when
+ * no body is sent. */
+static void decide(const struct cg_static_request *req, bool is_head,
+                   const struct cg_file_facts *f, struct cg_static_result *out)
+{
+    out->size = f->size;
+    memcpy(out->etag, f->etag, sizeof(out->etag));
+    memcpy(out->last_modified, f->last_modified, sizeof(out->last_modified));
+
+    /* preconditions: If-None-Match wins over If-Modified-Since */
+    if (req->if_none_match.p != NULL) {
+        if (none_match_hits(req->if_none_match, out->etag)) {
+            drop_fd(out);
+            out->body = NULL;
+            out->status = 304;
+            return;
+        }
+    } else if (req->if_modified_since.p != NULL && out->last_modified[0] != '\0') {
+        time_t ims;
+        if (cg_http_date_parse(req->if_modified_since.p, req->if_modified_since.len, &ims) ==
+                CG_OK &&
+            f->mtime.tv_sec <= ims) {
+            drop_fd(out);
+            out->body = NULL;
+            out->status = 304;
+            return;
+        }
+    }
+
+    out->status = 200;
+    out->offset = 0;
+    out->length = out->size;
+    out->accept_ranges = true;
+    out->content_type = f->content_type;
+
+    if (req->range.p != NULL &&
+        (req->if_range.p == NULL || if_range_holds(req->if_range, out->etag, f->mtime.tv_sec))) {
+        uint64_t first = 0, last = 0;
+        int r = cg_http_range_parse(req->range.p, req->range.len, out->size, &first, &last);
+        if (r == CG_OK) {
+            out->status = 206;
+            out->offset = first;
+            out->length = last - first + 1;
+            snprintf(out->content_range, sizeof(out->content_range),
+                     "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, first, last, out->size);
+        } else if (r == CG_ERR) {
+            set_error(out, CG_HTTP_ERR_RANGE_NOT_SATISFIABLE);
+            out->body = NULL;
+            snprintf(out->content_range, sizeof(out->content_range), "bytes */%" PRIu64,
+                     out->size);
+            return;
+        }
+    }
+    if (is_head) {
+        drop_fd(out);
+        out->body = NULL;
+    }
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The file found the normal way (out->fd, *st) into the cache: an entry
+ * checked again and unchanged is kept, a changed one replaced (its bytes
+ * read while the descriptor is open). Returns the entry to answer from, or
+ * NULL to answer from the descriptor (too large, a short read, no memory).
+ */
+static struct cg_file_cache_entry *cache_fill(struct cg_file_cache *cache, uint64_t site,
+                                              const struct cg_static_request *req,
+                                              struct cg_file_cache_entry *old,
+                                              const struct cg_file_facts *f, int64_t now,
+                                              int fd)
+{
+    unsigned char *buf;
+    struct cg_file_cache_entry *e = NULL;
+    ssize_t n;
+
+    if (old != NULL && cg_file_cache_same(old, f)) {
+        cg_file_cache_touch(old, now);
+        return old;
+    }
+    if (f->size > cg_file_cache_limits(cache)->max_file) {
+        if (old != NULL)
+            cg_file_cache_drop(cache, site, req->path.p, req->path.len);
+        return NULL;
+    }
+    buf = malloc(f->size > 0 ? (size_t)f->size : 1);
+    if (buf == NULL)
+        goto dropped;
+    n = f->size > 0 ? pread(fd, buf, (size_t)f->size, 0) : 0;
+    if (n == (ssize_t)f->size)
+        e = cg_file_cache_put(cache, site, req->path.p, req->path.len, f, buf, now);
+    free(buf);
+    if (e != NULL)
+        return e;
+dropped:
+    cg_file_cache_drop(cache, site, req->path.p, req->path.len);
+    return NULL;
+}
+
+int cg_static_open_cached(const struct cg_static_root *root, struct cg_file_cache *cache,
+                          uint64_t site, const struct cg_static_request *req,
+                          struct cg_static_result *out)
 {
     char rel[PATH_MAX + 16];
     struct stat st;
-    int fd = -1;
+    struct cg_file_facts facts;
+    struct cg_file_cache_entry *e = NULL;
+    int64_t now = 0;
     bool is_head;
 
     if (out == NULL)
@@ -356,112 +546,47 @@ int cg_static_open(const struct cg_static_root *root, const struct cg_static_req
         out->allow = "GET, HEAD";
         return CG_OK;
     }
+
+    /* An entry exists only for a path that passed every check below when
+     * it was made, and the checks depend on the path alone. */
+    if (cache != NULL && req->path.p != NULL) {
+        bool fresh;
+        now = now_ms();
+        e = cg_file_cache_get(cache, site, req->path.p, req->path.len, now, &fresh);
+        if (e != NULL && fresh) {
+            out->body = e->data;
+            decide(req, is_head, &e->facts, out);
+            return CG_OK;
+        }
+    }
+
     if (!path_to_rel(req->path, rel, PATH_MAX)) {
         set_error(out, CG_HTTP_ERR_NOT_FOUND);
         return CG_OK;
     }
-
-    fd = open_beneath(root, rel);
-    if (fd < 0) {
-        set_error(out, errno_to_error(errno, root, rel));
+    if (!resolve(root, req, rel, &st, out)) {
+        if (e != NULL)   /* gone, forbidden, or no longer a file */
+            cg_file_cache_drop(cache, site, req->path.p, req->path.len);
         return CG_OK;
     }
-    out->fd = fd;
-    if (fstat(fd, &st) != 0) {
-        set_error(out, errno_to_error(errno, root, rel));
-        return CG_OK;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        size_t n = strlen(rel);
-        close(fd);
-        out->fd = fd = -1;
-        if (req->path.p[req->path.len - 1] != '/') {
-            out->status = 301;
-            out->location = make_location(req);
-            if (out->location == NULL)
-                set_error(out, CG_HTTP_ERR_INTERNAL_ERROR);
-            return CG_OK;
-        }
-        /* index.html under the same rules as any other lookup */
-        if (strcmp(rel, ".") == 0)
-            n = 0;
-        memcpy(rel + n, "index.html", sizeof("index.html"));
-        fd = open_beneath(root, rel);
-        if (fd < 0) {
-            cg_http_error_t e = errno_to_error(errno, root, rel);
-            set_error(out, e == CG_HTTP_ERR_NOT_FOUND ? CG_HTTP_ERR_DIRECTORY_LISTING_DENIED : e);
-            return CG_OK;
-        }
-        out->fd = fd;
-        if (fstat(fd, &st) != 0) {
-            set_error(out, errno_to_error(errno, root, rel));
-            return CG_OK;
-        }
-        if (!S_ISREG(st.st_mode)) {
-            set_error(out, CG_HTTP_ERR_DIRECTORY_LISTING_DENIED);
-            return CG_OK;
-        }
-    } else if (!S_ISREG(st.st_mode)) {
-        set_error(out, CG_HTTP_ERR_NOT_FOUND);   /* FIFOs, sockets, devices */
-        return CG_OK;
-    }
-
-    out->size = (uint64_t)st.st_size;
-    snprintf(out->etag, sizeof(out->etag), "\"%" PRIx64 "-%" PRIx64 "-%" PRIx64 "\"",
-             (uint64_t)st.st_ino, (uint64_t)st.st_size,
-             (uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec);
-    if (cg_http_date_format(st.st_mtim.tv_sec, out->last_modified,
-                            sizeof(out->last_modified)) != CG_OK)
-        out->last_modified[0] = '\0';
-
-    /* preconditions: If-None-Match wins over If-Modified-Since */
-    if (req->if_none_match.p != NULL) {
-        if (none_match_hits(req->if_none_match, out->etag)) {
-            close(fd);
-            out->fd = -1;
-            out->status = 304;
-            return CG_OK;
-        }
-    } else if (req->if_modified_since.p != NULL && out->last_modified[0] != '\0') {
-        time_t ims;
-        if (cg_http_date_parse(req->if_modified_since.p, req->if_modified_since.len, &ims) ==
-                CG_OK &&
-            st.st_mtim.tv_sec <= ims) {
-            close(fd);
-            out->fd = -1;
-            out->status = 304;
+    facts_of(&st, rel, &facts);
+    if (cache != NULL) {
+        e = cache_fill(cache, site, req, e, &facts, now, out->fd);
+        if (e != NULL) {
+            drop_fd(out);
+            out->body = e->data;
+            decide(req, is_head, &e->facts, out);
             return CG_OK;
         }
     }
-
-    out->status = 200;
-    out->offset = 0;
-    out->length = out->size;
-    out->accept_ranges = true;
-    out->content_type = cg_static_mime_type(rel, strlen(rel));
-
-    if (req->range.p != NULL &&
-        (req->if_range.p == NULL || if_range_holds(req->if_range, out->etag, st.st_mtim.tv_sec))) {
-        uint64_t first = 0, last = 0;
-        int r = cg_http_range_parse(req->range.p, req->range.len, out->size, &first, &last);
-        if (r == CG_OK) {
-            out->status = 206;
-            out->offset = first;
-            out->length = last - first + 1;
-            snprintf(out->content_range, sizeof(out->content_range),
-                     "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, first, last, out->size);
-        } else if (r == CG_ERR) {
-            set_error(out, CG_HTTP_ERR_RANGE_NOT_SATISFIABLE);
-            snprintf(out->content_range, sizeof(out->content_range), "bytes */%" PRIu64,
-                     out->size);
-            return CG_OK;
-        }
-    }
-    if (is_head) {
-        close(fd);
-        out->fd = -1;
-    }
+    decide(req, is_head, &facts, out);
     return CG_OK;
+}
+
+int cg_static_open(const struct cg_static_root *root, const struct cg_static_request *req,
+                   struct cg_static_result *out)
+{
+    return cg_static_open_cached(root, NULL, 0, req, out);
 }
 
 /* ---- HTTP dates ------------------------------------------------------- */

@@ -60,6 +60,10 @@ struct cg_static_request {
 struct cg_static_result {
     int status;                /* 200, 206, 301, 304, or an error status */
     cg_http_error_t error;     /* when status >= 400: 403.14, 404, 405, 416, 500 */
+    const unsigned char *body; /* 200/206 on GET answered from the file cache: the
+                                  whole file (send length bytes from offset);
+                                  borrowed, valid until the next call on that
+                                  cache; fd is then -1. NULL otherwise */
     int fd;                    /* 200/206 on GET: open file, OWNED BY THE CALLER
                                   (send length bytes from offset with sendfile or
                                   pread, then close, or call cg_static_result_release;
@@ -91,6 +95,20 @@ struct cg_static_result {
  */
 int cg_static_open(const struct cg_static_root *root, const struct cg_static_request *req,
                    struct cg_static_result *out);
+
+/*
+ * The same, with a cache of small files (filecache.h; NULL: none) and the
+ * key of this root in it. A fresh entry for req->path answers without
+ * touching the disk; otherwise the file is found exactly as above and,
+ * when it is a regular file of at most max_file bytes, cached (or its
+ * entry refreshed); an entry whose file is gone, forbidden or no longer a
+ * file is dropped. Answers are the same as cg_static_open's, except that a
+ * cached body comes in out->body instead of out->fd.
+ */
+struct cg_file_cache;
+int cg_static_open_cached(const struct cg_static_root *root, struct cg_file_cache *cache,
+                          uint64_t site, const struct cg_static_request *req,
+                          struct cg_static_result *out);
 
 /* Closes out->fd (if >= 0) and frees out->location. NULL-safe, idempotent. */
 void cg_static_result_release(struct cg_static_result *out);

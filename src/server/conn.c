@@ -669,8 +669,8 @@ static int respond_status(struct cg_conn *c, int status, bool close_conn)
 }
 
 /* Static files: the answer of static.c turned into a response. */
-static int respond_static(struct cg_conn *c, const struct cg_static_root *root, const char *path,
-                          size_t path_len)
+static int respond_static(struct cg_conn *c, const struct cg_static_root *root, uint64_t site_key,
+                          const char *path, size_t path_len)
 {
     struct cg_static_request sr;
     struct cg_static_result res;
@@ -692,7 +692,7 @@ static int respond_static(struct cg_conn *c, const struct cg_static_root *root, 
     CG_HDR(range, "Range")
     CG_HDR(if_range, "If-Range")
 #undef CG_HDR
-    if (cg_static_open(root, &sr, &res) != CG_OK)
+    if (cg_static_open_cached(root, c->w->files, site_key, &sr, &res) != CG_OK)
         return respond_http_error(c, CG_HTTP_ERR_INTERNAL_ERROR, NULL, true);
     if (res.status >= 400) {
         struct cg_error_info info;
@@ -701,8 +701,14 @@ static int respond_static(struct cg_conn *c, const struct cg_static_root *root, 
         cg_static_result_release(&res);
         return rc;
     }
-    if (res.fd >= 0 && c->tls_up)
+    if (res.body != NULL) {
+        /* cached: at most file_cache_max_file (<= one chunk), sent with the head */
+        if (res.length > CG_SERVER_FILE_CHUNK)
+            goto done;
+        room = (size_t)res.length;
+    } else if (res.fd >= 0 && c->tls_up) {
         room = res.length < CG_SERVER_FILE_CHUNK ? (size_t)res.length : CG_SERVER_FILE_CHUNK;
+    }
     if (head_start(c, &h, res.status, res.location != NULL ? strlen(res.location) : 0, room) !=
         CG_OK)
         goto done;
@@ -721,7 +727,10 @@ static int respond_static(struct cg_conn *c, const struct cg_static_root *root, 
         head_add(&h, "Location: %s\r\n", res.location);
     if (head_finish(c, &h, res.status != 304, res.status == 301 ? 0 : res.length) != CG_OK)
         goto done;
-    if (res.fd >= 0 && res.length > 0) {
+    if (res.body != NULL) {
+        memcpy(c->out + c->out_len, res.body + res.offset, (size_t)res.length);
+        c->out_len += (size_t)res.length;
+    } else if (res.fd >= 0 && res.length > 0) {
         c->file_fd = res.fd;
         res.fd = -1;
         c->file_off = res.offset;
@@ -1673,7 +1682,9 @@ static int respond(struct cg_conn *c)
         rc = respond_http_error(c, CG_HTTP_ERR_NOT_FOUND, NULL, false);
         goto done;
     }
-    rc = respond_static(c, c->gen->roots[site - conf->sites], path, path_len);
+    rc = respond_static(c, c->gen->roots[site - conf->sites],
+                        ((uint64_t)c->gen->id << 32) | (uint64_t)(site - conf->sites), path,
+                        path_len);
     /* Served under `accept`: the access log carries the verdict's slug
      * ("ok", "expired", ...) when a certificate was presented. */
     if (rc == CG_OK && c->req_verdict != NULL && c->reason == NULL &&

@@ -36,6 +36,7 @@
 #include "core/bufpool.h"
 #include "core/loop.h"
 #include "core/metrics.h"
+#include "http/filecache.h"
 #include "http/static.h"
 #include "tls/session_cache.h"
 #include "tls/tls.h"
@@ -112,6 +113,9 @@ struct cg_worker {
     bool alog_ok;
     struct cg_bufpool in_pool;            /* request input + header array (cg_conn_in_size) */
     struct cg_bufpool out_pool;           /* response head + a file chunk (cg_conn_out_size) */
+    struct cg_file_cache *files;          /* small static files (http/filecache.h), this
+                                             worker's only; NULL when file_cache_entries
+                                             is 0 (or it could not be made) */
     struct cg_conn *conns;                /* doubly linked list of live connections */
     size_t n_conns;
     bool draining;

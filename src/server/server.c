@@ -312,6 +312,33 @@ static void on_rev_ready(struct cg_loop *loop, struct cg_timer *t)
     cg_conn_revocation_ready(t->data);
 }
 
+/* The worker's file cache under the limits of its generation: made, given
+ * new limits (which empties it) or freed. Without memory the worker serves
+ * without a cache, as with file_cache_entries: 0. */
+static void worker_sync_files(struct cg_worker *w)
+{
+    const struct cg_limits *l = &w->gen->conf->limits;
+    struct cg_file_cache_limits fl = {
+        .entries = l->file_cache_entries,
+        .bytes = l->file_cache_bytes,
+        .max_file = l->file_cache_max_file,
+        .valid_ms = l->file_cache_valid_ms,
+    };
+
+    if (fl.entries == 0) {
+        cg_file_cache_free(w->files);
+        w->files = NULL;
+        return;
+    }
+    if (w->files != NULL && cg_file_cache_set_limits(w->files, &fl) == CG_OK)
+        return;
+    cg_file_cache_free(w->files);
+    w->files = cg_file_cache_new(&fl);
+    if (w->files == NULL)
+        cg_log(CG_LOG_WARN, "worker %u: no memory for the file cache; serving without it",
+               w->idx);
+}
+
 static void on_wake(struct cg_loop *loop, void *data)
 {
     struct cg_worker *w = data;
@@ -339,6 +366,7 @@ static void on_wake(struct cg_loop *loop, void *data)
     pthread_mutex_unlock(&srv->gen_lock);
     cg_gen_unref(old);
     cg_bufpool_resize(&w->in_pool, cg_conn_in_size(&w->gen->conf->limits));
+    worker_sync_files(w);
     worker_sync_listeners(w, n);
     if (atomic_load(&srv->stopping) && !cg_timer_armed(&w->stop_timer))
         cg_timer_arm(loop, &w->stop_timer, 0);
@@ -372,6 +400,7 @@ static int worker_init(struct cg_server *srv, struct cg_worker *w, unsigned idx,
     w->ms = cg_metrics_shard(srv->metrics, idx);
     cg_bufpool_init(&w->in_pool, cg_conn_in_size(&w->gen->conf->limits), CG_SERVER_POOL_KEEP);
     cg_bufpool_init(&w->out_pool, cg_conn_out_size(), CG_SERVER_POOL_KEEP);
+    worker_sync_files(w);
     w->flush_timer.cb = on_flush;
     w->flush_timer.data = w;
     w->drain_timer.cb = on_drain_deadline;
@@ -405,6 +434,8 @@ static void worker_fini(struct cg_worker *w)
     w->rev_ready = NULL;
     cg_bufpool_fini(&w->in_pool);
     cg_bufpool_fini(&w->out_pool);
+    cg_file_cache_free(w->files);
+    w->files = NULL;
     if (w->alog_ok)
         cg_access_log_buffer_free(&w->alog);
     cg_gen_unref(w->gen);

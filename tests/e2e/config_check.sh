@@ -106,6 +106,17 @@ expect_status "vcache off" 0 "$st"
 got=$(vc_json 'l["verification_cache_entries"]')
 if [ "$got" = 0 ]; then ok "vcache off: $got"; else fail "vcache off: $got"; fi
 
+# The static-file cache's limits: the defaults, then values set.
+st=$(run --print good.yaml)
+got=$(vc_json '(l["file_cache_entries"], l["file_cache_bytes"], l["file_cache_max_file"], l["file_cache_valid"])')
+if [ "$got" = "(1000, '16M', '64k', '1s')" ]; then ok "file cache defaults: $got"; else fail "file cache defaults: $got"; fi
+printf '%s\n' 'limits: { file_cache_entries: 0, file_cache_bytes: 1M, file_cache_max_file: 4k, file_cache_valid: 250ms }' \
+    'sites: [{name: a, bindings: [{listen: ":80"}]}]' >fcache.yaml
+st=$(run --print fcache.yaml)
+expect_status "file cache set" 0 "$st"
+got=$(vc_json '(l["file_cache_entries"], l["file_cache_bytes"], l["file_cache_max_file"], l["file_cache_valid"])')
+if [ "$got" = "(0, '1M', '4k', '250ms')" ]; then ok "file cache set: $got"; else fail "file cache set: $got"; fi
+
 # bad CASE-NAME YAML WANT-STDERR-LINE
 bad() {
     printf '%s\n' "$2" >bad.yaml
@@ -120,6 +131,10 @@ bad duration 'limits:
   header_timeout: ten
 sites: []' \
     "bad.yaml:2:19: limits.header_timeout: expected a duration like 10s, 500ms, 2m; got 'ten'"
+
+bad file-cache-max-file 'limits: { file_cache_max_file: 128k }
+sites: []' \
+    "bad.yaml:1:32: limits.file_cache_max_file: expected a size like 16384, 16k, 10M, 1G from 1 to 64k; got '128k'"
 
 bad vcache-entries 'limits: { verification_cache_entries: 20000000 }
 sites: []' \

@@ -97,6 +97,10 @@ static void test_defaults(void **state)
     assert_int_equal(c->limits.verification_cache_max_age_s, 3600);
     assert_int_equal(c->limits.verification_cache_revocation_age_s, 300);
     assert_int_equal(c->limits.verification_cache_unknown_age_s, 0);
+    assert_int_equal(c->limits.file_cache_entries, 1000);
+    assert_int_equal(c->limits.file_cache_bytes, 16u << 20);
+    assert_int_equal(c->limits.file_cache_max_file, 64u << 10);
+    assert_int_equal(c->limits.file_cache_valid_ms, 1000);
     cg_limits_init(&l);
     assert_memory_equal(&l, &c->limits, sizeof(l));
 
@@ -176,6 +180,15 @@ static const struct good_case good_cases[] = {
     {"limits: {verification_cache_unknown_age: 1h}", AT(limits.verification_cache_unknown_age_s),
      3600},
     {"limits: {tls_session_cache: 1048576}", AT(limits.tls_session_cache), 1048576},
+    {"limits: {file_cache_entries: 0}", AT(limits.file_cache_entries), 0},
+    {"limits: {file_cache_entries: 1000000}", AT(limits.file_cache_entries), 1000000},
+    {"limits: {file_cache_bytes: 64k}", AT(limits.file_cache_bytes), 64u << 10},
+    {"limits: {file_cache_bytes: 64G}", AT(limits.file_cache_bytes), 64ull << 30},
+    {"limits: {file_cache_max_file: 1}", AT(limits.file_cache_max_file), 1},
+    {"limits: {file_cache_max_file: 64k}", AT(limits.file_cache_max_file), 64u << 10},
+    {"limits: {file_cache_valid: 0s}", AT(limits.file_cache_valid_ms), 0},
+    {"limits: {file_cache_valid: 250ms}", AT(limits.file_cache_valid_ms), 250},
+    {"limits: {file_cache_valid: 1h}", AT(limits.file_cache_valid_ms), 3600000},
     {"errors: detailed", AT(errors), CG_ERRORS_DETAILED},
     {"errors: friendly", AT(errors), CG_ERRORS_FRIENDLY},
     {"errors: detailed-local", AT(errors), CG_ERRORS_DETAILED_LOCAL},
@@ -398,7 +411,8 @@ static const struct bad_case bad_cases[] = {
      "keepalive_timeout, send_timeout, max_connections, max_requests_per_connection, "
      "shutdown_timeout, client_ca_list_warn, client_ca_list_max, "
      "verification_cache_entries, verification_cache_bytes, verification_cache_max_age, "
-     "verification_cache_revocation_age, verification_cache_unknown_age, tls_session_cache"},
+     "verification_cache_revocation_age, verification_cache_unknown_age, tls_session_cache, "
+     "file_cache_entries, file_cache_bytes, file_cache_max_file, file_cache_valid"},
     {"limits: {tls_session_cache: 0}\n" MIN_SITES,
      "t.yaml:1:29: limits.tls_session_cache: expected a whole number from 1 to 1048576; got '0'"},
     {"limits: {tls_session_cache: 1048577}\n" MIN_SITES,
@@ -406,6 +420,21 @@ static const struct bad_case bad_cases[] = {
      "'1048577'"},
     {"limits: {tls_session_cache: 2k}\n" MIN_SITES,
      "t.yaml:1:29: limits.tls_session_cache: expected a whole number; got '2k'"},
+    {"limits: {file_cache_entries: 1000001}\n" MIN_SITES,
+     "t.yaml:1:30: limits.file_cache_entries: expected a whole number from 0 to 1000000; got "
+     "'1000001'"},
+    {"limits: {file_cache_bytes: 32k}\n" MIN_SITES,
+     "t.yaml:1:28: limits.file_cache_bytes: expected a size like 16384, 16k, 10M, 1G from 64k "
+     "to 64G; got '32k'"},
+    {"limits: {file_cache_max_file: 0}\n" MIN_SITES,
+     "t.yaml:1:31: limits.file_cache_max_file: expected a size like 16384, 16k, 10M, 1G from 1 "
+     "to 64k; got '0'"},
+    {"limits: {file_cache_max_file: 65537}\n" MIN_SITES,
+     "t.yaml:1:31: limits.file_cache_max_file: expected a size like 16384, 16k, 10M, 1G from 1 "
+     "to 64k; got '65537'"},
+    {"limits: {file_cache_valid: 2h}\n" MIN_SITES,
+     "t.yaml:1:28: limits.file_cache_valid: expected a duration like 10s, 500ms, 2m from 0s to "
+     "1h; got '2h'"},
     {"errors: verbose\n" MIN_SITES,
      "t.yaml:1:9: errors: expected one of detailed-local | detailed | friendly; got 'verbose'"},
     {"client_certificate_purpose: email\n" MIN_SITES,
