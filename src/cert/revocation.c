@@ -411,16 +411,9 @@ static int try_local_crls(const struct cg_rev_online *o, X509 *cert, X509 *issue
     return CG_DECLINED;
 }
 
-/*
- * The first http:// URL of cert's freshestCRL extension (where its delta
- * CRLs are published), into out; false when it names none. Delta CRLs are
- * not fetched: a certificate naming one is judged on its base CRL alone
- * (complete up to its own thisUpdate), and the answer says so, so that
- * nobody takes it for a check against the delta.
- */
-static bool delta_url(X509 *cert, char *out, size_t cap)
+bool cg_revocation_dp_url(X509 *cert, int nid, const char *scheme, char *out, size_t cap)
 {
-    STACK_OF(DIST_POINT) *dps = X509_get_ext_d2i(cert, NID_freshest_crl, NULL, NULL);
+    STACK_OF(DIST_POINT) *dps = X509_get_ext_d2i(cert, nid, NULL, NULL);
     bool found = false;
 
     for (int i = 0; !found && i < sk_DIST_POINT_num(dps); i++) {
@@ -429,15 +422,31 @@ static bool delta_url(X509 *cert, char *out, size_t cap)
             continue;
         for (int k = 0; !found && k < sk_GENERAL_NAME_num(dp->distpoint->name.fullname); k++) {
             GENERAL_NAME *gn = sk_GENERAL_NAME_value(dp->distpoint->name.fullname, k);
+            const char *url;
             if (gn->type != GEN_URI)
                 continue;
-            snprintf(out, cap, "%s",
-                     (const char *)ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier));
+            url = (const char *)ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier);
+            if (scheme != NULL && strncmp(url, scheme, strlen(scheme)) != 0)
+                continue;
+            if (out != NULL)
+                snprintf(out, cap, "%s", url);
             found = true;
         }
     }
     sk_DIST_POINT_pop_free(dps, DIST_POINT_free);
     return found;
+}
+
+/*
+ * The first URL of cert's freshestCRL extension (where its delta CRLs are
+ * published), into out; false when it names none. Delta CRLs are not
+ * fetched: a certificate naming one is judged on its base CRL alone
+ * (complete up to its own thisUpdate), and the answer says so, so that
+ * nobody takes it for a check against the delta.
+ */
+static bool delta_url(X509 *cert, char *out, size_t cap)
+{
+    return cg_revocation_dp_url(cert, NID_freshest_crl, NULL, out, cap);
 }
 
 #define DELTA_REFUSED "not fetched: delta CRLs (freshestCRL) are not supported; judged on the " \

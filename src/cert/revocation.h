@@ -70,6 +70,14 @@ int cg_revocation_online(void *arg, X509 *cert, X509 *issuer, time_t at,
                          struct cg_revocation_info *out);
 
 /*
+ * The first URL of cert's distribution points extension `nid`
+ * (NID_crl_distribution_points, or NID_freshest_crl for delta CRLs) that
+ * starts with `scheme` (NULL: any), copied into out when out is not NULL;
+ * false when it names none.
+ */
+bool cg_revocation_dp_url(X509 *cert, int nid, const char *scheme, char *out, size_t cap);
+
+/*
  * The server's half of the online check, so that no loop waits: starts on
  * the fetcher thread every fetch cg_revocation_online would need for `cert`
  * (issued by `issuer`) that the cache cannot answer fresh: the OCSP answer,

@@ -854,22 +854,7 @@ static void rev_wait_free(struct rev_wait *rw)
 /* Whether x names an http:// CRL distribution point. */
 static bool names_http_dp(X509 *x)
 {
-    STACK_OF(DIST_POINT) *dps = X509_get_ext_d2i(x, NID_crl_distribution_points, NULL, NULL);
-    bool found = false;
-
-    for (int i = 0; !found && i < sk_DIST_POINT_num(dps); i++) {
-        DIST_POINT *dp = sk_DIST_POINT_value(dps, i);
-        if (dp->distpoint == NULL || dp->distpoint->type != 0)
-            continue;
-        for (int k = 0; !found && k < sk_GENERAL_NAME_num(dp->distpoint->name.fullname); k++) {
-            GENERAL_NAME *gn = sk_GENERAL_NAME_value(dp->distpoint->name.fullname, k);
-            found = gn->type == GEN_URI &&
-                    strncmp((const char *)ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier),
-                            "http://", 7) == 0;
-        }
-    }
-    sk_DIST_POINT_pop_free(dps, DIST_POINT_free);
-    return found;
+    return cg_revocation_dp_url(x, NID_crl_distribution_points, "http://", NULL, 0);
 }
 
 /*

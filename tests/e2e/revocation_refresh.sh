@@ -26,6 +26,7 @@
 #   on_unknown: allow: served, the warn line, and x-reason
 #     `revocation-unknown-allowed` in the access log.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/revocation_lib.sh"
 
 P="$T/pki"
 S="$T/stores"
@@ -33,12 +34,6 @@ W="$T/crls"
 mkdir -p "$P" "$S" "$W" "$T/www"
 printf 'members-only\n' >"$T/www/index.html"
 
-start_bg() {  # start_bg NAME CMD...: background, output in $T/NAME.out/.err, PID_NAME
-    local name=$1; shift
-    "$@" >"$T/$name.out" 2>"$T/$name.err" &
-    CG_PIDS+=("$!")
-    printf -v "PID_$name" '%s' "$!"
-}
 
 # ---- PKI: a root, an intermediate under it, leaves with fixed serials ----
 "$CERTGATE" pki issue --profile root --cn "Revocation Refresh Test CA" \
@@ -53,13 +48,9 @@ far=491231000000Z
 printf 'V\t%s\t\t3001\tunknown\t/CN=bg-ocsp\n' "$far" >"$P/index.txt"
 printf 'unique_subject = no\n' >"$P/index.txt.attr"
 
-start_bg httpd python3 -u "$CG_SOURCE_DIR/tests/e2e/revocation_httpd.py" "$W"
-cg_waitlog "$T/httpd.out" '^PORT [0-9]+' 10 || { echo "httpd did not start"; exit 1; }
-H="http://127.0.0.1:$(sed -n 's/^PORT \([0-9]*\)$/\1/p' "$T/httpd.out")"
-start_bg ocsp openssl ocsp -index "$P/index.txt" -port 0 -CA "$P/ca.pem" -rsigner "$P/ca.pem" \
-    -rkey "$P/ca.key" -nmin 10 -ignore_err
-cg_waitlog "$T/ocsp.out" '^ACCEPT ' 10 || { echo "openssl ocsp did not start"; cat "$T/ocsp.err"; exit 1; }
-OCSP="http://127.0.0.1:$(sed -n 's/^ACCEPT .*:\([0-9]*\) PID=.*/\1/p' "$T/ocsp.out")/"
+start_httpd "$W"
+start_ocsp_responder ocsp "$P/index.txt" ca
+OCSP="http://127.0.0.1:$PORT_ocsp/"
 cg_log "CRLs and the hanging responder at $H, OCSP at $OCSP"
 
 leaf() {  # leaf NAME SERIAL ISSUER [issue options]

@@ -15,6 +15,7 @@
 # revoked while its client holds a TLS session: the resumed session gets
 # 403.13 once the cached answer is due (refresh: 1s).
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/revocation_lib.sh"
 
 P="$T/pki"
 S="$T/stores"
@@ -23,23 +24,7 @@ mkdir -p "$P" "$S" "$W" "$T/www/open"
 printf 'members-only\n' >"$T/www/index.html"
 printf 'open\n' >"$T/www/open/index.html"
 
-start_bg() {  # start_bg NAME CMD...: background, output in $T/NAME.out/.err, PID_NAME
-    local name=$1; shift
-    "$@" >"$T/$name.out" 2>"$T/$name.err" &
-    CG_PIDS+=("$!")
-    printf -v "PID_$name" '%s' "$!"
-}
-stop_bg() {  # stop_bg NAME: by its pid, waited for
-    local v="PID_$1"
-    kill -TERM "${!v}" 2>/dev/null || true
-    timeout 10 tail --pid="${!v}" -f /dev/null || kill -KILL "${!v}" 2>/dev/null || true
-}
-start_ocsp() {  # start_ocsp NAME INDEX: a responder signing as the CA; sets PORT_NAME
-    start_bg "$1" openssl ocsp -index "$2" -port 0 -CA "$P/ca.pem" -rsigner "$P/ca.pem" \
-        -rkey "$P/ca.key" -nmin 10 -ignore_err
-    cg_waitlog "$T/$1.out" '^ACCEPT ' 10 || { echo "openssl ocsp $1 did not start"; cat "$T/$1.err"; exit 1; }
-    printf -v "PORT_$1" '%s' "$(sed -n 's/^ACCEPT .*:\([0-9]*\) PID=.*/\1/p' "$T/$1.out")"
-}
+start_ocsp() { start_ocsp_responder "$1" "$2" ca; }  # start_ocsp NAME INDEX: signing as the CA
 
 # ---- PKI: one CA (the root store), leaves with fixed serials ----
 "$CERTGATE" pki issue --profile root --cn "Revocation Server Test CA" \
@@ -59,9 +44,7 @@ printf 'unique_subject = no\n' >"$P/index.txt.attr"
 printf 'V\t%s\t\t2008\tunknown\t/CN=persist\n' "$far" >"$P/index2.txt"
 printf 'unique_subject = no\n' >"$P/index2.txt.attr"
 
-start_bg httpd python3 -u "$CG_SOURCE_DIR/tests/e2e/revocation_httpd.py" "$W"
-cg_waitlog "$T/httpd.out" '^PORT [0-9]+' 10 || { echo "httpd did not start"; exit 1; }
-H="http://127.0.0.1:$(sed -n 's/^PORT \([0-9]*\)$/\1/p' "$T/httpd.out")"
+start_httpd "$W"
 start_ocsp ocsp "$P/index.txt"
 start_ocsp ocsp2 "$P/index2.txt"
 OCSP="http://127.0.0.1:$PORT_ocsp/"

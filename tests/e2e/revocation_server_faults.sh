@@ -22,6 +22,7 @@
 #   a client of another site, with a good answer, served at once while a
 #     faulty responder is being tried.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/revocation_lib.sh"
 
 P="$T/pki"
 S="$T/stores"
@@ -29,18 +30,7 @@ W="$T/srv"
 mkdir -p "$P" "$S" "$W" "$T/www"
 printf 'members-only\n' >"$T/www/index.html"
 
-start_bg() {  # start_bg NAME CMD...: background, output in $T/NAME.out/.err, PID_NAME
-    local name=$1; shift
-    "$@" >"$T/$name.out" 2>"$T/$name.err" &
-    CG_PIDS+=("$!")
-    printf -v "PID_$name" '%s' "$!"
-}
-start_ocsp() {  # start_ocsp NAME SIGNER: `openssl ocsp` for the CA's index, signing as SIGNER; PORT_NAME
-    start_bg "$1" openssl ocsp -index "$P/index.txt" -port 0 -CA "$P/ca.pem" \
-        -rsigner "$P/$2.pem" -rkey "$P/$2.key" -nmin 10 -ignore_err
-    cg_waitlog "$T/$1.out" '^ACCEPT ' 10 || { echo "openssl ocsp $1 did not start"; cat "$T/$1.err"; exit 1; }
-    printf -v "PORT_$1" '%s' "$(sed -n 's/^ACCEPT .*:\([0-9]*\) PID=.*/\1/p' "$T/$1.out")"
-}
+start_ocsp() { start_ocsp_responder "$1" "$P/index.txt" "$2"; }  # start_ocsp NAME SIGNER
 
 # ---- PKI: the CA (the root store) and the keys it never authorised ----
 "$CERTGATE" pki issue --profile root --cn "Revocation Faults CA" \
@@ -67,9 +57,7 @@ far=491231000000Z
 } >"$P/index.txt"
 printf 'unique_subject = no\n' >"$P/index.txt.attr"
 
-start_bg httpd python3 -u "$CG_SOURCE_DIR/tests/e2e/revocation_httpd.py" "$W"
-cg_waitlog "$T/httpd.out" '^PORT [0-9]+' 10 || { echo "httpd did not start"; exit 1; }
-H="http://127.0.0.1:$(sed -n 's/^PORT \([0-9]*\)$/\1/p' "$T/httpd.out")"
+start_httpd "$W"
 start_ocsp ocsp ca
 start_ocsp stranger stranger
 start_ocsp noeku noeku
