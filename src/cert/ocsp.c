@@ -592,7 +592,7 @@ int cg_ocsp_judge(const unsigned char *der, size_t len, X509 *cert, X509 *issuer
         found = true;
         if (s->critical_unknown)
             e = CG_OCSP_ERR_CRITICAL_EXTENSION;
-        else if (s->this_update > at + CG_OCSP_CLOCK_SKEW_S)
+        else if (s->this_update > at + params->clock_skew)
             e = CG_OCSP_ERR_NOT_YET_VALID;
         else if (params->max_age > 0 && s->this_update < at - params->max_age)
             e = CG_OCSP_ERR_STALE;

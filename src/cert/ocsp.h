@@ -20,7 +20,8 @@
  *   - producedAt falls within the certificate's validity;
  *   - at least one SingleResponse is for this certificate (hash of the
  *     issuer's name and key, serial), and each one that is has
- *     thisUpdate <= at <= nextUpdate (+ stale_grace), thisUpdate not older
+ *     thisUpdate <= at (+ clock_skew) <= nextUpdate (+ stale_grace),
+ *     thisUpdate not older
  *     than max_age when set.
  * Several SingleResponses for the certificate combine to the worst: revoked
  * over unknown over good; never good when any says otherwise.
@@ -75,12 +76,13 @@ const char *cg_ocsp_status_slug(cg_ocsp_status_t s);   /* "good", "revoked", "un
 
 /* How to judge. Zero-initialise, set `at`. */
 /*
- * How far a thisUpdate may lie ahead of the time judged at. A responder
- * stamps its answer with its own clock: an answer fetched now is often
- * dated the next second (the time to judge at was taken before the fetch),
- * and responders' clocks drift. OpenSSL's `openssl ocsp -validity_period`
- * defaults to the same 5 minutes. An answer dated further ahead is
- * not-yet-valid.
+ * The default of cg_ocsp_params.clock_skew (config key
+ * revocation.clock_skew; `certgate verify` uses it as is): how far a
+ * thisUpdate may lie ahead of the time judged at. A responder or CRL
+ * issuer stamps its answer with its own clock: an answer fetched now is
+ * often dated the next second (the time to judge at was taken before the
+ * fetch), and issuers' clocks drift. OpenSSL's `openssl ocsp
+ * -validity_period` defaults to the same 5 minutes.
  */
 #define CG_OCSP_CLOCK_SKEW_S 300
 
@@ -88,6 +90,9 @@ struct cg_ocsp_params {
     time_t at;                    /* the time to judge at */
     long max_age;                 /* seconds: thisUpdate older than at - max_age is stale; 0: no limit */
     long stale_grace;             /* seconds past nextUpdate still accepted (marked stale) */
+    long clock_skew;              /* seconds a thisUpdate may lie ahead of `at`; further
+                                     ahead is not-yet-valid. 0: none (see
+                                     CG_OCSP_CLOCK_SKEW_S for the usual value) */
     STACK_OF(X509) *untrusted;    /* more places to find a delegated responder cert; may be NULL */
     const unsigned char *nonce;   /* when set, the response must echo it */
     size_t nonce_len;

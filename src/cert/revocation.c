@@ -70,7 +70,8 @@ int cg_revocation_offline_ocsp(void *arg, X509 *cert, X509 *issuer, time_t at,
                                struct cg_revocation_info *out)
 {
     const struct cg_rev_offline_ocsp *o = arg;
-    struct cg_ocsp_params p = {.at = at, .max_age = o->max_age, .stale_grace = o->stale_grace};
+    struct cg_ocsp_params p = {.at = at, .max_age = o->max_age, .stale_grace = o->stale_grace,
+                               .clock_skew = o->clock_skew};
     struct cg_ocsp_result r;
     char *err = NULL, t1[32], t2[32];
 
@@ -156,7 +157,8 @@ static int use_ocsp(const struct cg_rev_online *o, const unsigned char *der, siz
                     struct cg_revocation_info *out, struct cg_ocsp_result *r)
 {
     struct cg_ocsp_params p = {.at = at, .max_age = o->max_ocsp_age,
-                               .stale_grace = o->stale_grace, .nonce = nonce,
+                               .stale_grace = o->stale_grace, .clock_skew = o->clock_skew,
+                               .nonce = nonce,
                                .nonce_len = nonce_len};
     char *err = NULL, t1[32], t2[32];
 
@@ -267,7 +269,8 @@ static int use_index(const struct cg_rev_online *o, struct cg_crl_index *ix, X50
 
     iso(tu, t1);
     iso(nu, t2);
-    if (tu > at) {
+    /* The issuer's clock may run ahead of ours, as an OCSP responder's may. */
+    if (tu > at + o->clock_skew) {
         note(out, "%s: not valid yet (thisUpdate %s)", what, t1);
         return CG_ERR;
     }
@@ -607,7 +610,7 @@ static void crl_fetched(void *arg, const struct cg_fetch_result *r)
          * the judge after the fetch would then only say "not fetched yet". */
         time_t tu = cg_crl_index_this_update(ix), nu = cg_crl_index_next_update(ix);
         char t[32];
-        if (tu > pf->now) {
+        if (tu > pf->now + pf->o.clock_skew) {
             iso(tu, t);
             prefetch_note(pf, "CRL GET %s: %s: unusable: not valid yet (thisUpdate %s)", one->url,
                           how, t);
@@ -691,7 +694,8 @@ static void ocsp_fetched(void *arg, const struct cg_fetch_result *r)
     struct prefetch_one *one = arg;
     struct prefetch *pf = one->pf;
     struct cg_ocsp_params p = {.at = pf->now, .max_age = pf->o.max_ocsp_age,
-                               .stale_grace = pf->o.stale_grace};
+                               .stale_grace = pf->o.stale_grace,
+                               .clock_skew = pf->o.clock_skew};
     struct cg_ocsp_result res;
     bool answered = false;
     char how[300], *err = NULL;
@@ -867,7 +871,8 @@ static void refreshed(void *arg, const struct cg_fetch_result *res)
     if (res->rc != CG_OK) {
         snprintf(why, sizeof(why), "%s", res->error != NULL ? res->error : "failed");
     } else if (d->kind == CG_REVCACHE_OCSP) {
-        struct cg_ocsp_params p = {.at = now, .stale_grace = r->o.stale_grace_s};
+        struct cg_ocsp_params p = {.at = now, .stale_grace = r->o.stale_grace_s,
+                                   .clock_skew = r->o.clock_skew_s};
         struct cg_ocsp_result or;
         if (cg_ocsp_judge(res->body, res->len, d->origin.cert, d->origin.issuer, &p, &or,
                           &err) != CG_OK) {

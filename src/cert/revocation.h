@@ -33,6 +33,7 @@ struct cg_rev_offline_ocsp {
     size_t len;
     long max_age;                  /* seconds; 0: no limit */
     long stale_grace;
+    long clock_skew;               /* see cg_ocsp_params; 0: none */
 };
 
 /* arg: struct cg_rev_offline_ocsp. */
@@ -47,6 +48,8 @@ struct cg_rev_online {
     const char *ocsp_responder;    /* override URL; NULL: the certificate's AIA */
     long max_ocsp_age;             /* seconds; 0: no limit */
     long stale_grace;              /* seconds past nextUpdate still accepted */
+    long clock_skew;               /* seconds an OCSP answer's or a CRL's thisUpdate may
+                                      lie ahead of the time judged at; 0: none */
     size_t max_crl_bytes;          /* 0: CG_CRL_INDEX_DEFAULT_MAX_BYTES */
     bool ocsp_nonce;               /* send a nonce and require it back: no replayed
                                       answer, but no cached one either (every check
@@ -126,6 +129,7 @@ struct cg_rev_refresher_opts {
     struct cg_fetcher *fetcher;
     struct cg_revcache *cache;
     long stale_grace_s;            /* an answer past nextUpdate by more is not taken */
+    long clock_skew_s;             /* an OCSP answer dated further ahead is not taken */
     unsigned tick_ms;              /* how often due answers are looked for; 0: 1000 */
     void (*note)(int level, const char *line);
 };

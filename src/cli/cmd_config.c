@@ -29,17 +29,18 @@ static void usage(FILE *out)
 
 static void print_revocation(const char *indent, const struct cg_conf_revocation *r)
 {
-    char grace[32], timeout[32], refresh[32], age[32], crl_size[32];
+    char grace[32], skew[32], timeout[32], refresh[32], age[32], crl_size[32];
 
     cg_conf_duration_format((uint64_t)r->stale_grace_s * 1000, grace, sizeof(grace));
+    cg_conf_duration_format((uint64_t)r->clock_skew_s * 1000, skew, sizeof(skew));
     cg_conf_duration_format(r->timeout_ms, timeout, sizeof(timeout));
     cg_conf_duration_format((uint64_t)r->refresh_s * 1000, refresh, sizeof(refresh));
     cg_conf_duration_format((uint64_t)r->max_crl_age_s * 1000, age, sizeof(age));
     cg_conf_size_format(r->max_crl_bytes, crl_size, sizeof(crl_size));
-    printf("%srevocation: mode %s, scope %s, on_unknown %s, stale_grace %s, timeout %s, "
-           "refresh %s, max_crl_age %s, max_crl_size %s%s%s\n",
+    printf("%srevocation: mode %s, scope %s, on_unknown %s, stale_grace %s, clock_skew %s, "
+           "timeout %s, refresh %s, max_crl_age %s, max_crl_size %s%s%s\n",
            indent, cg_conf_revocation_mode_name(r->mode), cg_conf_scope_name(r->scope),
-           cg_conf_on_unknown_name(r->on_unknown), grace, timeout, refresh, age, crl_size,
+           cg_conf_on_unknown_name(r->on_unknown), grace, skew, timeout, refresh, age, crl_size,
            r->ocsp_responder != NULL ? ", ocsp_responder " : "",
            r->ocsp_responder != NULL ? r->ocsp_responder : "");
 }

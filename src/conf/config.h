@@ -95,6 +95,7 @@ struct cg_conf_revocation {
     cg_revocation_scope_t scope;      /* chain */
     cg_on_unknown_t on_unknown;       /* deny */
     long stale_grace_s;               /* 0: an answer past nextUpdate is stale at once */
+    long clock_skew_s;                /* a thisUpdate this far ahead is still valid (5m) */
     unsigned timeout_ms;              /* per fetch (5s) */
     long refresh_s;                   /* re-fetch at most this often (1h) */
     char *ocsp_responder;             /* override URL; NULL: the certificate's AIA */

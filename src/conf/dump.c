@@ -19,11 +19,12 @@ static json_t *size(uint64_t bytes)
 
 static json_t *revocation(const struct cg_conf_revocation *r)
 {
-    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:o, s:o}",
+    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:s, s:o, s:o}",
                      "mode", cg_conf_revocation_mode_name(r->mode),
                      "scope", cg_conf_scope_name(r->scope),
                      "on_unknown", cg_conf_on_unknown_name(r->on_unknown),
                      "stale_grace", duration((uint64_t)r->stale_grace_s * 1000),
+                     "clock_skew", duration((uint64_t)r->clock_skew_s * 1000),
                      "timeout", duration(r->timeout_ms),
                      "refresh", duration((uint64_t)r->refresh_s * 1000),
                      "ocsp_responder", r->ocsp_responder != NULL ? r->ocsp_responder : "",

@@ -623,6 +623,8 @@ static const struct dir rev_dirs[] = {
     {"scope", T_ENUM, REV(scope), 0, 0, cg_conf_scope_names, NULL, "chain", 0},
     {"on_unknown", T_ENUM, REV(on_unknown), 0, 0, cg_conf_on_unknown_names, NULL, "deny", 0},
     {"stale_grace", T_SECONDS, REV(stale_grace_s), 0, YEAR_S * 1000, NULL, NULL, "0s", 0},
+    /* As `openssl ocsp -validity_period`: see cg_ocsp_params.clock_skew. */
+    {"clock_skew", T_SECONDS, REV(clock_skew_s), 0, 3600000, NULL, NULL, "5m", 0},
     {"timeout", T_MS, REV(timeout_ms), 1, 300000, NULL, NULL, "5s", 0},
     {"refresh", T_SECONDS, REV(refresh_s), 1000, YEAR_S * 1000, NULL, NULL, "1h", 0},
     {"ocsp_responder", T_CUSTOM, 0, 0, 0, 0, NULL, set_url, NULL, 0},

@@ -882,6 +882,7 @@ static bool rev_online(const struct cg_conn *c, const struct cg_conf_site *site,
     o->use_crl = r->mode == CG_CONF_REVOCATION_CRL || r->mode == CG_CONF_REVOCATION_OCSP_CRL;
     o->ocsp_responder = r->ocsp_responder;
     o->stale_grace = r->stale_grace_s;
+    o->clock_skew = r->clock_skew_s;
     o->refresh_s = r->refresh_s;
     o->timeout_ms = r->timeout_ms;
     o->cache_epoch = cg_revcache_epoch(c->gen->revcache);

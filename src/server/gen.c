@@ -103,16 +103,19 @@ static void refresh_note(int level, const char *line)
  * fetcher's default timeout (the longest of its sites; used by fetches
  * that name none), its size limit (the largest of the sites'
  * max_crl_size; a site with a smaller one refuses a bigger CRL when it is
- * indexed), the cache's default refresh (the global one) and the
- * grace within which the background refresh still works on an answer
- * past its nextUpdate (the widest of the sites). A reload that changes
- * the default timeout or that grace logs a warning: a restart applies them.
+ * indexed), the cache's default refresh (the global one), the grace
+ * within which the background refresh still works on an answer past its
+ * nextUpdate and the clock_skew it allows an OCSP answer's thisUpdate (the
+ * widest of the sites; a request judges the answer kept again with its
+ * site's own). A reload that changes the default timeout, that grace or
+ * that skew logs a warning: a restart applies them.
  */
 static int revocation_setup(struct cg_server *srv, const struct cg_conf *conf, char **err)
 {
     struct cg_fetch_opts fo;
     struct cg_revcache_opts co;
     struct cg_rev_refresher_opts ro;
+    long skew_s = 0;
     char *e = NULL;
 
     if (!checks_revocation(conf))
@@ -130,6 +133,8 @@ static int revocation_setup(struct cg_server *srv, const struct cg_conf *conf, c
             fo.timeout_ms = r->timeout_ms;
         if (r->stale_grace_s > co.stale_grace_s)
             co.stale_grace_s = r->stale_grace_s;
+        if (r->clock_skew_s > skew_s)
+            skew_s = r->clock_skew_s;
         if (r->max_crl_bytes > fo.max_bytes)
             fo.max_bytes = r->max_crl_bytes;
     }
@@ -137,16 +142,19 @@ static int revocation_setup(struct cg_server *srv, const struct cg_conf *conf, c
         /* Requests pass their site's own timeout and grace, so a reload
          * applies those at once; what stays is the default of fetches that
          * name none and the grace of the background refresh. */
-        if (fo.timeout_ms != srv->rev_timeout_ms || co.stale_grace_s != srv->rev_grace_s)
+        if (fo.timeout_ms != srv->rev_timeout_ms || co.stale_grace_s != srv->rev_grace_s ||
+            skew_s != srv->rev_skew_s)
             cg_log(CG_LOG_WARN,
                    "reload: the revocation fetcher's default timeout (%u ms, now %u ms) or the "
-                   "background refresh's stale_grace (%ld s, now %ld s), the widest of the "
-                   "sites, changed: restart to apply",
-                   srv->rev_timeout_ms, fo.timeout_ms, srv->rev_grace_s, co.stale_grace_s);
+                   "background refresh's stale_grace (%ld s, now %ld s) or clock_skew (%ld s, "
+                   "now %ld s), the widest of the sites, changed: restart to apply",
+                   srv->rev_timeout_ms, fo.timeout_ms, srv->rev_grace_s, co.stale_grace_s,
+                   srv->rev_skew_s, skew_s);
         return CG_OK;
     }
     srv->rev_timeout_ms = fo.timeout_ms;
     srv->rev_grace_s = co.stale_grace_s;
+    srv->rev_skew_s = skew_s;
     /* What the fetcher may receive, the cache may keep (and read back). */
     co.max_bytes = fo.max_bytes;
     srv->revcache = cg_revcache_new(&co, &e);
@@ -158,6 +166,7 @@ static int revocation_setup(struct cg_server *srv, const struct cg_conf *conf, c
     ro.fetcher = srv->fetcher;
     ro.cache = srv->revcache;
     ro.stale_grace_s = co.stale_grace_s;
+    ro.clock_skew_s = skew_s;
     ro.note = refresh_note;
     srv->refresher = cg_revocation_refresher_start(&ro, &e);
     if (srv->refresher == NULL)

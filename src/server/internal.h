@@ -176,6 +176,7 @@ struct cg_server {
     unsigned rev_timeout_ms;              /* what they were made with (the widest of
                                              the sites): a reload that changes it */
     long rev_grace_s;                     /* is told to restart */
+    long rev_skew_s;
 };
 
 /* Adds one to counter i of the worker's shard. */

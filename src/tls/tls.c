@@ -220,6 +220,7 @@ void cg_tls_site_policy_digest(const struct cg_conf_site *site, const struct cg_
     digest_long(h, r->scope, &ok);
     digest_long(h, r->on_unknown, &ok);
     digest_long(h, r->stale_grace_s, &ok);
+    digest_long(h, r->clock_skew_s, &ok);
     digest_long(h, r->max_crl_age_s, &ok);
     digest_str(h, r->ocsp_responder, &ok);
     digest_long(h, p->purpose, &ok);

@@ -68,7 +68,7 @@ expect_line good "$T/out" "  site other (default): certificate $T/conf/server.pe
 expect_line good "$T/out" "  location /secure              ssl require, client_certificates require"
 expect_line good "$T/out" "  location /pub                 ssl allow, client_certificates ignore"
 expect_line good "$T/out" "  elsewhere                     ssl require, client_certificates accept"
-expect_line good "$T/out" "  revocation: mode ocsp+crl, scope chain, on_unknown deny, stale_grace 0s, timeout 2s, refresh 1h, max_crl_age 0s, max_crl_size 64M"
+expect_line good "$T/out" "  revocation: mode ocsp+crl, scope chain, on_unknown deny, stale_grace 0s, clock_skew 5m, timeout 2s, refresh 1h, max_crl_age 0s, max_crl_size 64M"
 [ -s "$T/err" ] && fail "good: unexpected stderr: $(cat "$T/err")"
 
 # Run from another directory: relative paths still resolve next to the file.

@@ -176,21 +176,26 @@ static void test_times(void **state)
     OPENSSL_free(d.p);
 
     d = respond(leaf.cert, &root, NULL, 0, now + 600, now + 7200);
-    p = (struct cg_ocsp_params){.at = now};
+    p = (struct cg_ocsp_params){.at = now, .clock_skew = CG_OCSP_CLOCK_SKEW_S};
     assert_int_equal(judge(&d, leaf.cert, &p, &r), CG_ERR);
     assert_int_equal(r.error, CG_OCSP_ERR_NOT_YET_VALID);
     OPENSSL_free(d.p);
 
     /* dated a little ahead (the responder's clock, or the next second while
-     * the fetch ran): within CG_OCSP_CLOCK_SKEW_S, usable */
+     * the fetch ran): usable within clock_skew, not-yet-valid past it */
     d = respond(leaf.cert, &root, NULL, 0, now + 1, now + 7200);
+    p.clock_skew = 0;
+    assert_int_equal(judge(&d, leaf.cert, &p, &r), CG_ERR);
+    assert_int_equal(r.error, CG_OCSP_ERR_NOT_YET_VALID);
+    p.clock_skew = 300;
     assert_int_equal(judge(&d, leaf.cert, &p, &r), CG_OK);
     assert_int_equal(r.status, CG_OCSP_GOOD);
     OPENSSL_free(d.p);
-    d = respond(leaf.cert, &root, NULL, 0, now + CG_OCSP_CLOCK_SKEW_S, now + 7200);
+    d = respond(leaf.cert, &root, NULL, 0, now + 300, now + 7200);
     assert_int_equal(judge(&d, leaf.cert, &p, &r), CG_OK);
+    assert_int_equal(r.status, CG_OCSP_GOOD);
     OPENSSL_free(d.p);
-    d = respond(leaf.cert, &root, NULL, 0, now + CG_OCSP_CLOCK_SKEW_S + 1, now + 7200);
+    d = respond(leaf.cert, &root, NULL, 0, now + 301, now + 7200);
     assert_int_equal(judge(&d, leaf.cert, &p, &r), CG_ERR);
     assert_int_equal(r.error, CG_OCSP_ERR_NOT_YET_VALID);
     OPENSSL_free(d.p);

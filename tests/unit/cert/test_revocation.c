@@ -200,6 +200,79 @@ static void test_online_from_cache(void **state)
     free(err);
 }
 
+/*
+ * A CRL whose issuer's clock runs a minute ahead (thisUpdate now + 60 s),
+ * fetched or local: usable with the default clock_skew (5 min), not valid
+ * yet with clock_skew 0.
+ */
+static void test_crl_clock_skew(void **state)
+{
+    (void)state;
+    struct cg_pki_revoked rev = {.cert = leaf.cert, .reason = 1};
+    struct cg_revcache *cache = cg_revcache_new(NULL, NULL);
+    struct cg_trust *local = cg_trust_new();
+    struct cg_rev_online o = {.cache = cache, .use_crl = true,
+                              .clock_skew = CG_OCSP_CLOCK_SKEW_S};
+    X509_CRL *crl;
+    unsigned char *der = NULL;
+    struct cg_policy p;
+    struct cg_verdict v;
+    char *err = NULL;
+    int len;
+
+    assert_non_null(cache);
+    assert_non_null(local);
+    cg_policy_init(&p);
+    p.revocation_hook = cg_revocation_online;
+    p.revocation_arg = &o;
+    p.scope = CG_SCOPE_LEAF;
+    crl = cg_pki_make_crl(inter.cert, inter.key, &rev, 1, now + 60, now + 86400, 1, &err);
+    assert_non_null(crl);
+
+    /* fetched */
+    len = i2d_X509_CRL(crl, &der);
+    assert_true(len > 0);
+    assert_int_equal(cg_revcache_put(cache, CG_REVCACHE_CRL, CRL_URL, der, (size_t)len, now,
+                                     now + 60, now + 86400, &err),
+                     CG_OK);
+    judge(&p, &v);
+    assert_int_equal(v.reason, CG_REASON_REVOKED);
+    assert_int_equal(v.path[0].revocation.source, CG_REV_SOURCE_FETCHED_CRL);
+    assert_int_equal(v.path[0].revocation.this_update, now + 60);
+    cg_verdict_free(&v);
+    o.clock_skew = 0;
+    judge(&p, &v);
+    assert_int_equal(v.reason, CG_REASON_REVOCATION_UNKNOWN);
+    assert_non_null(strstr(v.path[0].revocation.tried, "CRL " CRL_URL));
+    assert_non_null(strstr(v.path[0].revocation.tried, "not valid yet (thisUpdate "));
+    cg_verdict_free(&v);
+
+    /* local (stores/crl/), with no fetched one to fall back on */
+    cg_revcache_free(cache);
+    cache = cg_revcache_new(NULL, NULL);
+    assert_non_null(cache);
+    o.cache = cache;
+    assert_int_equal(cg_trust_add_root(local, root.cert), CG_OK);
+    assert_int_equal(cg_trust_add_crl(local, crl), CG_OK);
+    o.trust = local;
+    o.clock_skew = CG_OCSP_CLOCK_SKEW_S;
+    assert_int_equal(cg_verdict_judge(leaf.cert, chain, local, now, &p, &v), CG_OK);
+    assert_int_equal(v.reason, CG_REASON_REVOKED);
+    assert_int_equal(v.path[0].revocation.source, CG_REV_SOURCE_LOCAL_CRL);
+    cg_verdict_free(&v);
+    o.clock_skew = 0;
+    assert_int_equal(cg_verdict_judge(leaf.cert, chain, local, now, &p, &v), CG_OK);
+    assert_int_equal(v.reason, CG_REASON_REVOCATION_UNKNOWN);
+    assert_non_null(strstr(v.path[0].revocation.tried, "local CRL: not valid yet (thisUpdate "));
+    cg_verdict_free(&v);
+
+    OPENSSL_free(der);
+    X509_CRL_free(crl);
+    cg_trust_unref(local);
+    cg_revcache_free(cache);
+    free(err);
+}
+
 /* No trusted root: the hook is not asked; the missing trust is the problem. */
 static int hook_calls;
 static int counting_hook(void *arg, X509 *cert, X509 *issuer, time_t at,
@@ -240,6 +313,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_offline_ocsp),
         cmocka_unit_test(test_online_from_cache),
+        cmocka_unit_test(test_crl_clock_skew),
         cmocka_unit_test(test_unanchored),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -108,6 +108,7 @@ static void test_defaults(void **state)
     assert_int_equal(c->revocation.scope, CG_SCOPE_CHAIN);
     assert_int_equal(c->revocation.on_unknown, CG_ON_UNKNOWN_DENY);
     assert_int_equal(c->revocation.stale_grace_s, 0);
+    assert_int_equal(c->revocation.clock_skew_s, 300);
     assert_int_equal(c->revocation.timeout_ms, 5000);
     assert_int_equal(c->revocation.refresh_s, 3600);
     assert_null(c->revocation.ocsp_responder);
@@ -212,6 +213,9 @@ static const struct good_case good_cases[] = {
     {"revocation: {scope: leaf}", AT(policy.scope), CG_SCOPE_LEAF},
     {"revocation: {on_unknown: allow}", AT(policy.on_unknown), CG_ON_UNKNOWN_ALLOW},
     {"revocation: {stale_grace: 2h}", AT(revocation.stale_grace_s), 7200},
+    {"revocation: {clock_skew: 0s}", AT(revocation.clock_skew_s), 0},
+    {"revocation: {clock_skew: 90s}", AT(revocation.clock_skew_s), 90},
+    {"revocation: {clock_skew: 1h}", AT(revocation.clock_skew_s), 3600},
     {"revocation: {timeout: 250ms}", AT(revocation.timeout_ms), 250},
     {"revocation: {refresh: 30m}", AT(revocation.refresh_s), 1800},
     {"revocation: {max_crl_age: 7d}", AT(revocation.max_crl_age_s), 604800},
@@ -449,6 +453,9 @@ static const struct bad_case bad_cases[] = {
      "t.yaml:1:26: revocation.on_unknown: expected one of deny | allow; got 'maybe'"},
     {"revocation: {stale_grace: 500ms}\n" MIN_SITES,
      "t.yaml:1:27: revocation.stale_grace: expected a duration in whole seconds like 0s, 30m, 1h; got '500ms'"},
+    {"revocation: {clock_skew: 2h}\n" MIN_SITES,
+     "t.yaml:1:26: revocation.clock_skew: expected a duration in whole seconds like 0s, 30m, 1h "
+     "from 0s to 1h; got '2h'"},
     {"revocation: {timeout: 0}\n" MIN_SITES,
      "t.yaml:1:23: revocation.timeout: expected a duration like 10s, 500ms, 2m from 1ms to 5m; got '0'"},
     {"revocation: {refresh: 0s}\n" MIN_SITES,
@@ -462,7 +469,7 @@ static const struct bad_case bad_cases[] = {
      "t.yaml:1:28: revocation.max_crl_size: expected a size like 16384, 16k, 10M, 1G from 1k to 1G; got '512'"},
     {"revocation: {mod: crl}\n" MIN_SITES,
      "t.yaml:1:14: revocation: unknown key 'mod' (did you mean 'mode'?); valid keys: mode, scope, "
-     "on_unknown, stale_grace, timeout, refresh, ocsp_responder, max_crl_age, max_crl_size"},
+     "on_unknown, stale_grace, clock_skew, timeout, refresh, ocsp_responder, max_crl_age, max_crl_size"},
     {"worker: 2\n" MIN_SITES,
      "t.yaml:1:1: unknown key 'worker' (did you mean 'workers'?); valid keys: workers, stores, "
      "state_dir, access_log, error_log, limits, errors, revocation, client_certificate_purpose, ec_key_decoding, admin, sites"},
@@ -698,14 +705,14 @@ static void test_merge(void **state)
     struct cg_conf *c = load_ok(
         "stores: ./stores\n"
         "revocation: {mode: crl, scope: leaf, on_unknown: allow, timeout: 2s,\n"
-        "             ocsp_responder: 'http://ocsp.example/', max_crl_age: 1d}\n"
+        "             ocsp_responder: 'http://ocsp.example/', max_crl_age: 1d, clock_skew: 2m}\n"
         "client_certificate_purpose: any\n"
         "sites:\n"
         "  - name: main\n"
         "    hostnames: [main.example]\n"
         "    ssl: require\n"
         "    client_certificates: accept\n"
-        "    revocation: {mode: ocsp+crl, timeout: 1s}\n"
+        "    revocation: {mode: ocsp+crl, timeout: 1s, clock_skew: 0s}\n"
         "    locations:\n"
         "      - {path: /secure, client_certificates: require}\n"
         "      - {path: /public/, ssl: allow, client_certificates: ignore}\n"
@@ -742,19 +749,21 @@ static void test_merge(void **state)
     assert_int_equal(m->locations[2].ssl, CG_SSL_REQUIRE);
     assert_int_equal(m->locations[3].client_certificates, CG_CLIENT_CERT_ACCEPT);
 
-    /* Revocation: the site overrides two keys and inherits the rest. */
+    /* Revocation: the site overrides three keys and inherits the rest. */
     assert_int_equal(m->revocation.mode, CG_CONF_REVOCATION_OCSP_CRL);
     assert_int_equal(m->revocation.timeout_ms, 1000);
     assert_int_equal(m->revocation.scope, CG_SCOPE_LEAF);
     assert_int_equal(m->revocation.on_unknown, CG_ON_UNKNOWN_ALLOW);
     assert_string_equal(m->revocation.ocsp_responder, "http://ocsp.example/");
     assert_int_equal(m->revocation.max_crl_age_s, 86400);
+    assert_int_equal(m->revocation.clock_skew_s, 0);
     assert_int_equal(m->policy.revocation, CG_REVOCATION_CRL);
     assert_int_equal(m->policy.scope, CG_SCOPE_LEAF);
     assert_int_equal(m->policy.purpose, CG_PURPOSE_ANY);
     assert_int_equal(m->policy.max_crl_age, 86400);
     assert_int_equal(p->revocation.mode, CG_CONF_REVOCATION_CRL);
     assert_int_equal(p->revocation.timeout_ms, 2000);
+    assert_int_equal(p->revocation.clock_skew_s, 120);
     assert_string_equal(p->revocation.ocsp_responder, "http://ocsp.example/");
     assert_true(p->revocation.ocsp_responder != c->revocation.ocsp_responder);   /* owned copy */
 
