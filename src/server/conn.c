@@ -1170,6 +1170,25 @@ static void count_answers(struct cg_conn *c, const struct cg_verdict *v)
     }
 }
 
+/* `p` judged with the online hook `o`, which answers for the local CRLs
+ * too: OpenSSL's own CRL check stays off. */
+static void policy_online(struct cg_policy *p, struct cg_rev_online *o)
+{
+    p->revocation = CG_REVOCATION_OFF;
+    p->revocation_hook = cg_revocation_online;
+    p->revocation_arg = o;
+}
+
+/* Through the verification cache into c->vref. `o` (NULL when offline)
+ * lives on the caller's stack, so its bytes (zeroed by rev_online, padding
+ * included) key the hook's argument, not its address. */
+static int judge_cached(struct cg_conn *c, X509 *leaf, STACK_OF(X509) *chain,
+                        const struct cg_policy *p, const struct cg_rev_online *o)
+{
+    return cg_vcache_judge_ex(c->w->srv->verdicts, leaf, chain, c->gen->trust, time(NULL), p, o,
+                              o != NULL ? sizeof(*o) : 0, &c->vref);
+}
+
 /*
  * The verdict on the client certificate of this connection, judged the
  * first time a request needs it and kept for the others. The chain comes
@@ -1194,23 +1213,15 @@ static int conn_verdict(struct cg_conn *c, const struct cg_conf_site *site,
     if (c->vref != NULL || c->judged)
         return CG_OK;
     online = rev_online(c, site, leaf, &o);
-    if (online) {
-        /* The hook answers for the local CRLs too: OpenSSL's check stays off. */
-        policy.revocation = CG_REVOCATION_OFF;
-        policy.revocation_hook = cg_revocation_online;
-        policy.revocation_arg = &o;
-    }
+    if (online)
+        policy_online(&policy, &o);
     if (!c->rev_fetched) {
         /* Through the verification cache: a chain already judged under this
          * policy, these stores and these revocation settings is not verified
-         * again while no date its verdict depends on has passed. `o` lives on
-         * the stack, so its bytes (zeroed by rev_online, padding included)
-         * key the hook's argument, not its address. A verdict with an
+         * again while no date its verdict depends on has passed. A verdict with an
          * unknown status is not kept (unknown_ttl 0), so the wait below
          * happens as without the cache. */
-        if (cg_vcache_judge_ex(c->w->srv->verdicts, leaf, chain, c->gen->trust, time(NULL),
-                               &policy, online ? &o : NULL, online ? sizeof(o) : 0,
-                               &c->vref) != CG_OK)
+        if (judge_cached(c, leaf, chain, &policy, online ? &o : NULL) != CG_OK)
             return CG_ERR;
         v = cg_verdict_ref_get(c->vref);
         if (!online && leaf != NULL && rev_path_names_dp(site, v)) {
@@ -1219,14 +1230,9 @@ static int conn_verdict(struct cg_conn *c, const struct cg_conf_site *site,
             cg_verdict_ref_unref(c->vref);
             c->vref = NULL;
             online = rev_online(c, site, leaf, &o);
-            if (online) {
-                policy.revocation = CG_REVOCATION_OFF;
-                policy.revocation_hook = cg_revocation_online;
-                policy.revocation_arg = &o;
-            }
-            if (cg_vcache_judge_ex(c->w->srv->verdicts, leaf, chain, c->gen->trust, time(NULL),
-                                   &policy, online ? &o : NULL, online ? sizeof(o) : 0,
-                                   &c->vref) != CG_OK)
+            if (online)
+                policy_online(&policy, &o);
+            if (judge_cached(c, leaf, chain, &policy, online ? &o : NULL) != CG_OK)
                 return CG_ERR;
             v = cg_verdict_ref_get(c->vref);
         }
