@@ -32,6 +32,7 @@
 #include "tls/key_schedule.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,18 +213,14 @@ static EVP_KDF *default_kdf;
 static EVP_MAC *default_mac;
 
 /*
- * Whether params name a digest (with its property query) the fast path does
- * not serve. A query is ours when empty or CG_KEY_SCHEDULE_PROPQ: libssl
- * passes its SSL_CTX's query on to the Finished HMAC, and any other query
- * could select a different SHA-2 implementation (FIPS), which only the
- * default provider's code would honour.
+ * Whether a digest parameter d (with its property query q; either may be
+ * NULL) names what the fast path does not serve. A query is ours when empty
+ * or CG_KEY_SCHEDULE_PROPQ: libssl passes its SSL_CTX's query on to the
+ * Finished HMAC, and any other query could select a different SHA-2
+ * implementation (FIPS), which only the default provider's code would honour.
  */
-static bool digest_not_ours(const OSSL_PARAM *params, const char *digest_key,
-                            const char *props_key)
+static bool digest_not_ours(const OSSL_PARAM *d, const OSSL_PARAM *q)
 {
-    const OSSL_PARAM *d = OSSL_PARAM_locate_const(params, digest_key);
-    const OSSL_PARAM *q = OSSL_PARAM_locate_const(params, props_key);
-
     if (d == NULL)
         return false;   /* a query alone changes nothing */
     if (d->data_type != OSSL_PARAM_UTF8_STRING || d->data == NULL ||
@@ -354,25 +351,59 @@ invalid:
     return 0;
 }
 
+/* The first parameter of each key the KDF knows, found in one pass (what
+ * OSSL_PARAM_locate would find, without a scan per key). */
+struct kdf_params {
+    const OSSL_PARAM *digest, *props, *mode, *key, *salt, *prefix, *label, *data;
+};
+
+static void kdf_params_find(const OSSL_PARAM *params, struct kdf_params *f)
+{
+    static const struct {
+        const char *key;
+        size_t at;
+    } keys[] = {
+        {OSSL_KDF_PARAM_DIGEST, offsetof(struct kdf_params, digest)},
+        {OSSL_KDF_PARAM_PROPERTIES, offsetof(struct kdf_params, props)},
+        {OSSL_KDF_PARAM_MODE, offsetof(struct kdf_params, mode)},
+        {OSSL_KDF_PARAM_KEY, offsetof(struct kdf_params, key)},
+        {OSSL_KDF_PARAM_SALT, offsetof(struct kdf_params, salt)},
+        {OSSL_KDF_PARAM_PREFIX, offsetof(struct kdf_params, prefix)},
+        {OSSL_KDF_PARAM_LABEL, offsetof(struct kdf_params, label)},
+        {OSSL_KDF_PARAM_DATA, offsetof(struct kdf_params, data)},
+    };
+
+    memset(f, 0, sizeof(*f));
+    for (const OSSL_PARAM *p = params; p->key != NULL; p++) {
+        for (size_t i = 0; i < CG_ARRAY_LEN(keys); i++) {
+            const OSSL_PARAM **slot = (const OSSL_PARAM **)((char *)f + keys[i].at);
+
+            if (strcmp(p->key, keys[i].key) == 0) {
+                if (*slot == NULL)
+                    *slot = p;
+                break;
+            }
+        }
+    }
+}
+
 static int kdf_set_ctx_params(void *vctx, const OSSL_PARAM params[])
 {
     struct kdf_ctx *c = vctx;
-    const OSSL_PARAM *p;
+    struct kdf_params f;
 
     if (params == NULL)
         return 1;
     if (c->delegate != NULL)
         return EVP_KDF_CTX_set_params(c->delegate, params);
-    if (digest_not_ours(params, OSSL_KDF_PARAM_DIGEST, OSSL_KDF_PARAM_PROPERTIES))
+    kdf_params_find(params, &f);
+    if (digest_not_ours(f.digest, f.props))
         return kdf_hand_over(c, params);
-    if ((p = OSSL_PARAM_locate_const(params, OSSL_KDF_PARAM_DIGEST)) != NULL)
-        c->alg = hash_alg_by_name(p->data);
-    if ((p = OSSL_PARAM_locate_const(params, OSSL_KDF_PARAM_MODE)) != NULL && !kdf_set_mode(c, p))
-        return 0;
-    if ((p = OSSL_PARAM_locate_const(params, OSSL_KDF_PARAM_KEY)) != NULL && !blob_from_param(&c->key, p))
-        return 0;
-    if ((p = OSSL_PARAM_locate_const(params, OSSL_KDF_PARAM_SALT)) != NULL &&
-        !blob_from_param(&c->salt, p))
+    if (f.digest != NULL)
+        c->alg = hash_alg_by_name(f.digest->data);
+    if ((f.mode != NULL && !kdf_set_mode(c, f.mode)) ||
+        (f.key != NULL && !blob_from_param(&c->key, f.key)) ||
+        (f.salt != NULL && !blob_from_param(&c->salt, f.salt)))
         return 0;
     /* TLS13-KDF has no extract-and-expand; a context whose mode was never
      * set is in that mode, so every set before the mode is refused. */
@@ -380,16 +411,12 @@ static int kdf_set_ctx_params(void *vctx, const OSSL_PARAM params[])
         ERR_raise(ERR_LIB_PROV, PROV_R_INVALID_MODE);
         return 0;
     }
-    if ((p = OSSL_PARAM_locate_const(params, OSSL_KDF_PARAM_PREFIX)) != NULL &&
-        !blob_from_param(&c->prefix, p))
-        return 0;
-    if ((p = OSSL_PARAM_locate_const(params, OSSL_KDF_PARAM_LABEL)) != NULL &&
-        !blob_from_param(&c->label, p))
+    if ((f.prefix != NULL && !blob_from_param(&c->prefix, f.prefix)) ||
+        (f.label != NULL && !blob_from_param(&c->label, f.label)))
         return 0;
     /* As OpenSSL's: data set once does not outlive the next set. */
     blob_clear(&c->data);
-    if ((p = OSSL_PARAM_locate_const(params, OSSL_KDF_PARAM_DATA)) != NULL &&
-        !blob_from_param(&c->data, p))
+    if (f.data != NULL && !blob_from_param(&c->data, f.data))
         return 0;
     return 1;
 }
@@ -668,40 +695,47 @@ done:
     return ok;
 }
 
-/* Parameters the fast path serves: a digest of ours, its query, the key. */
-static bool mac_params_ours(const OSSL_PARAM params[])
+/* Whether the fast path serves params: a digest of ours, its query, the
+ * key, nothing else. *digest and *key: the first of each (or NULL). */
+static bool mac_params_ours(const OSSL_PARAM params[], const OSSL_PARAM **digest,
+                            const OSSL_PARAM **key)
 {
+    const OSSL_PARAM *props = NULL;
+
+    *digest = *key = NULL;
     for (const OSSL_PARAM *p = params; p->key != NULL; p++) {
-        if (strcmp(p->key, OSSL_MAC_PARAM_DIGEST) != 0 &&
-            strcmp(p->key, OSSL_MAC_PARAM_PROPERTIES) != 0 &&
-            strcmp(p->key, OSSL_MAC_PARAM_KEY) != 0)
+        const OSSL_PARAM **slot;
+
+        if (strcmp(p->key, OSSL_MAC_PARAM_DIGEST) == 0)
+            slot = digest;
+        else if (strcmp(p->key, OSSL_MAC_PARAM_KEY) == 0)
+            slot = key;
+        else if (strcmp(p->key, OSSL_MAC_PARAM_PROPERTIES) == 0)
+            slot = &props;
+        else
             return false;
+        if (*slot == NULL)
+            *slot = p;
     }
-    return !digest_not_ours(params, OSSL_MAC_PARAM_DIGEST, OSSL_MAC_PARAM_PROPERTIES);
+    return !digest_not_ours(*digest, props);
 }
 
 static int mac_set_ctx_params(void *vctx, const OSSL_PARAM params[])
 {
     struct mac_ctx *c = vctx;
-    const OSSL_PARAM *p;
-    bool rekey = false;
+    const OSSL_PARAM *digest, *key;
 
     if (params == NULL)
         return 1;
     if (c->delegate != NULL)
         return EVP_MAC_CTX_set_params(c->delegate, params);
-    if (!mac_params_ours(params))
+    if (!mac_params_ours(params, &digest, &key))
         return mac_hand_over(c, params);
-    if ((p = OSSL_PARAM_locate_const(params, OSSL_MAC_PARAM_DIGEST)) != NULL) {
-        c->alg = hash_alg_by_name(p->data);
-        rekey = true;
-    }
-    if ((p = OSSL_PARAM_locate_const(params, OSSL_MAC_PARAM_KEY)) != NULL) {
-        if (!blob_from_param(&c->key, p))
-            return 0;
-        rekey = true;
-    }
-    if (rekey)
+    if (digest != NULL)
+        c->alg = hash_alg_by_name(digest->data);
+    if (key != NULL && !blob_from_param(&c->key, key))
+        return 0;
+    if (digest != NULL || key != NULL)
         mac_rekey(c);
     return 1;
 }
