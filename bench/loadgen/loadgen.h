@@ -81,6 +81,7 @@ struct lg_opts {
     char path[LG_MAX_PATH + 1];
     bool json;
     bool provider_keys;               /* --key-decode provider: OpenSSL's default */
+    bool openssl_key_schedule;        /* --key-schedule openssl: OpenSSL's default */
 };
 
 /* ---- latency histogram: log-linear, microseconds, < 1.6% error --------- */

@@ -21,7 +21,9 @@
 #include <jansson.h>
 #include <openssl/err.h>
 
+#include "core/common.h"
 #include "loadgen.h"
+#include "tls/key_schedule.h"
 
 #define MAX_SERVER_PIDS 8
 
@@ -61,6 +63,10 @@ static void usage(FILE *out)
             "  --key-decode M         legacy (default): the server's EC keys are decoded\n"
             "                         by OpenSSL's built-in EC method, a third cheaper per\n"
             "                         handshake; provider: OpenSSL 3's decoders\n"
+            "  --key-schedule M       builtin (default): the TLS 1.3 key schedule and\n"
+            "                         Finished HMACs by certgate's provider (as the\n"
+            "                         server's tls_key_schedule); openssl: OpenSSL's\n"
+            "                         default provider\n"
             "  --json                 one JSON object instead of text\n"
             "\n"
             "Idle mode prints \"idle-ready N\" once its connections are set up (N held),\n"
@@ -144,7 +150,7 @@ static int parse_args(struct run *r, int argc, char **argv)
 {
     enum { O_HOST = 256, O_PORT, O_SNI, O_CERT, O_KEY, O_CA, O_MODE, O_CONC, O_THREADS,
            O_DURATION, O_WARMUP, O_REQUESTS, O_TIMEOUT, O_TLS, O_PATH, O_IDLE, O_PID, O_JSON,
-           O_KEYDEC, O_HELP };
+           O_KEYDEC, O_KEYSCHED, O_HELP };
     static const struct option opts[] = {
         {"host", required_argument, NULL, O_HOST},       {"port", required_argument, NULL, O_PORT},
         {"sni", required_argument, NULL, O_SNI},         {"cert", required_argument, NULL, O_CERT},
@@ -156,6 +162,7 @@ static int parse_args(struct run *r, int argc, char **argv)
         {"path", required_argument, NULL, O_PATH},       {"idle-count", required_argument, NULL, O_IDLE},
         {"server-pid", required_argument, NULL, O_PID},  {"json", no_argument, NULL, O_JSON},
         {"key-decode", required_argument, NULL, O_KEYDEC},
+        {"key-schedule", required_argument, NULL, O_KEYSCHED},
         {"help", no_argument, NULL, O_HELP},             {NULL, 0, NULL, 0},
     };
     struct lg_opts *o = &r->o;
@@ -262,6 +269,14 @@ static int parse_args(struct run *r, int argc, char **argv)
                 o->provider_keys = false;
             else if (strcmp(a, "provider") == 0)
                 o->provider_keys = true;
+            else
+                goto bad;
+            break;
+        case O_KEYSCHED:
+            if (strcmp(a, "builtin") == 0)
+                o->openssl_key_schedule = false;
+            else if (strcmp(a, "openssl") == 0)
+                o->openssl_key_schedule = true;
             else
                 goto bad;
             break;
@@ -553,6 +568,7 @@ int main(int argc, char **argv)
     unsigned slots, started = 0;
     double c0 = -1, s0 = -1;
     uint64_t t0, t1, stopped;
+    char *err = NULL;
     int rc = 1;
 
     memset(&sh, 0, sizeof(sh));
@@ -585,6 +601,13 @@ int main(int argc, char **argv)
     if (!r->o.provider_keys && lg_keydecode_legacy_ec() != 0) {
         fprintf(stderr, "loadgen: --key-decode legacy: OpenSSL refused the EC key method "
                         "(try --key-decode provider)\n");
+        goto done;
+    }
+    if (cg_key_schedule_select(r->o.openssl_key_schedule ? CG_KEY_SCHEDULE_OPENSSL
+                                                         : CG_KEY_SCHEDULE_BUILTIN,
+                               &err) != CG_OK) {
+        fprintf(stderr, "loadgen: --key-schedule builtin: %s (try --key-schedule openssl)\n", err);
+        free(err);
         goto done;
     }
 

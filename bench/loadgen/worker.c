@@ -24,6 +24,7 @@
 
 #include "core/common.h"
 #include "loadgen.h"
+#include "tls/key_schedule.h"
 
 enum cstate {
     CS_UNUSED,      /* idle mode: not opened yet */
@@ -563,7 +564,8 @@ static int server_chain_cb(X509_STORE_CTX *x, void *arg)
 static SSL_CTX *client_ctx(struct wctx *w, char *err, size_t err_len)
 {
     const struct lg_opts *o = w->o;
-    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    /* --key-schedule: certgate's provider for the key schedule, or NULL. */
+    SSL_CTX *ctx = SSL_CTX_new_ex(NULL, cg_key_schedule_propq(), TLS_client_method());
     X509_VERIFY_PARAM *vp;
     static const unsigned char alpn[] = "\x08http/1.1";
     unsigned long e;

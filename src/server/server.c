@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cert/ec_keydecode.h"
+#include "tls/key_schedule.h"
 #include "core/common.h"
 #include "core/log.h"
 #include "server/admin.h"
@@ -514,6 +515,12 @@ static void reload(struct cg_server *srv)
         cg_log(CG_LOG_WARN, "reload: ec_key_decoding changed from %s to %s: restart to apply",
                cg_ec_keydecode_name(cg_ec_keydecode_current()),
                cg_ec_keydecode_name(conf->ec_key_decoding));
+    /* So is who computes the TLS 1.3 key schedule (key_schedule.h): the
+     * running contexts were made with the start-up choice. */
+    if (conf->key_schedule != cg_key_schedule_current())
+        cg_log(CG_LOG_WARN, "reload: tls_key_schedule changed from %s to %s: restart to apply",
+               cg_key_schedule_name(cg_key_schedule_current()),
+               cg_key_schedule_name(conf->key_schedule));
     if (cg_gen_build(srv, conf, &gen, &err) != CG_OK)
         goto refused;
     gen->id = ++srv->next_gen_id;
@@ -666,6 +673,9 @@ int cg_server_run(struct cg_conf *conf, const struct cg_server_opts *opts, char 
     pthread_sigmask(SIG_BLOCK, &set, &old_set);
     /* Before any store or TLS context decodes a key, and before threads. */
     if (cg_ec_keydecode_select(conf->ec_key_decoding, err) != CG_OK)
+        goto done;
+    /* Before any SSL_CTX is made: they take its property query. */
+    if (cg_key_schedule_select(conf->key_schedule, err) != CG_OK)
         goto done;
     if (cg_tls_global_init(err) != CG_OK)
         goto done;

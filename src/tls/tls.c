@@ -11,6 +11,7 @@
 #include <openssl/x509v3.h>
 
 #include "core/common.h"
+#include "tls/key_schedule.h"
 #include "tls/session_cache.h"
 
 /* TLS 1.2 suites: forward secrecy and AEAD only. */
@@ -351,7 +352,9 @@ static SSL_CTX *site_ctx_new(struct cg_tls_listener *tl, const struct cg_conf *c
                              const struct cg_tls_opts *opts, char **err)
 {
     const struct cg_conf_binding *b = ls->binding;
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    /* The process's key-schedule choice (key_schedule.h): a property query
+     * that prefers certgate's TLS13-KDF and HMAC, or NULL. */
+    SSL_CTX *ctx = SSL_CTX_new_ex(NULL, cg_key_schedule_propq(), TLS_server_method());
 
     ERR_clear_error();
     if (ctx == NULL) {
