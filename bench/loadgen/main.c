@@ -21,6 +21,8 @@
 #include <jansson.h>
 #include <openssl/err.h>
 
+#include "cert/ec_keydecode.h"
+#include "core/common.h"
 #include "loadgen.h"
 
 #define MAX_SERVER_PIDS 8
@@ -553,6 +555,7 @@ int main(int argc, char **argv)
     unsigned slots, started = 0;
     double c0 = -1, s0 = -1;
     uint64_t t0, t1, stopped;
+    char *err = NULL;
     int rc = 1;
 
     memset(&sh, 0, sizeof(sh));
@@ -582,9 +585,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "loadgen: OpenSSL initialisation failed\n");
         goto done;
     }
-    if (!r->o.provider_keys && lg_keydecode_legacy_ec() != 0) {
-        fprintf(stderr, "loadgen: --key-decode legacy: OpenSSL refused the EC key method "
-                        "(try --key-decode provider)\n");
+    /* --key-decode legacy is certgate's builtin EC key decoding: the
+     * server's keys decoded by OpenSSL's built-in EC method with shared
+     * curve groups, no provider decoder chain per key (ec_keydecode.h).
+     * loadgen's own key, loaded from a file, stays a provider key; it signs
+     * in TLS only, which builtin mode allows. */
+    if (!r->o.provider_keys && cg_ec_keydecode_select(CG_EC_KEYS_BUILTIN, &err) != CG_OK) {
+        fprintf(stderr, "loadgen: --key-decode legacy: %s (try --key-decode provider)\n",
+                err != NULL ? err : "?");
         goto done;
     }
 
@@ -662,6 +670,7 @@ int main(int argc, char **argv)
     fflush(stdout);
     rc = total_errors(&r->total) == 0 ? 0 : 3;
 done:
+    free(err);
     free(workers);
     free(r);
     pthread_mutex_destroy(&sh.first_lock);
