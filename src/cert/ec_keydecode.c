@@ -70,7 +70,8 @@ static const int ec_nids[] = {NID_X9_62_id_ecPublicKey};
 /* The curves whose group is shared: those of nearly every EC certificate.
  * Built by register_builtin() before the engine is registered (so before
  * any thread can decode), read-only until the engine is destroyed at
- * OpenSSL's cleanup (destroy_engine). */
+ * OpenSSL's cleanup (destroy_engine). Keys get copies (EC_GROUP_dup reads
+ * its source only), so worker threads copy them at once without a lock. */
 static const int shared_curves[] = {NID_X9_62_prime256v1, NID_secp384r1, NID_secp521r1};
 static EC_GROUP *shared_groups[CG_ARRAY_LEN(shared_curves)];
 
@@ -125,7 +126,10 @@ static int set_named_curve(EC_KEY *ec, int nid)
 /* SubjectPublicKeyInfo -> key. The algorithm's parameters are a curve's
  * name (an OID) or its explicit parameters (DER); the key is the point,
  * decoded and checked to be on the curve by o2i_ECPublicKey, which also
- * records the point's form for encoding it again. */
+ * records the point's form for encoding it again. The key lives in the
+ * default library context: OpenSSL's own decoder takes the certificate's,
+ * which no public call reads, and certgate parses every certificate in the
+ * default one (d2i_X509). */
 static int pub_decode(EVP_PKEY *pkey, const X509_PUBKEY *pub)
 {
     const unsigned char *point;
