@@ -174,11 +174,6 @@ void *lg_worker_run(void *arg);
 
 uint64_t lg_now_ns(void);
 
-/* Makes OpenSSL decode EC public keys from certificates with its built-in EC
- * method rather than a provider decoder chain per key (keydecode.c). Call
- * once, before any TLS context is made. Returns 0, or -1. */
-int lg_keydecode_legacy_ec(void);
-
 /* Set by SIGTERM / SIGINT; workers poll it at least every LG_TICK_NS. */
 extern _Atomic int lg_signalled;
 

@@ -21,6 +21,7 @@
 #include <jansson.h>
 #include <openssl/err.h>
 
+#include "cert/ec_keydecode.h"
 #include "core/common.h"
 #include "loadgen.h"
 #include "tls/key_schedule.h"
@@ -598,16 +599,21 @@ int main(int argc, char **argv)
         fprintf(stderr, "loadgen: OpenSSL initialisation failed\n");
         goto done;
     }
-    if (!r->o.provider_keys && lg_keydecode_legacy_ec() != 0) {
-        fprintf(stderr, "loadgen: --key-decode legacy: OpenSSL refused the EC key method "
-                        "(try --key-decode provider)\n");
+    /* --key-decode legacy is certgate's builtin EC key decoding: the
+     * server's keys decoded by OpenSSL's built-in EC method with shared
+     * curve groups, no provider decoder chain per key (ec_keydecode.h).
+     * loadgen's own key, loaded from a file, stays a provider key; it signs
+     * in TLS only, which builtin mode allows. */
+    if (!r->o.provider_keys && cg_ec_keydecode_select(CG_EC_KEYS_BUILTIN, &err) != CG_OK) {
+        fprintf(stderr, "loadgen: --key-decode legacy: %s (try --key-decode provider)\n",
+                err != NULL ? err : "?");
         goto done;
     }
     if (cg_key_schedule_select(r->o.openssl_key_schedule ? CG_KEY_SCHEDULE_OPENSSL
                                                          : CG_KEY_SCHEDULE_BUILTIN,
                                &err) != CG_OK) {
-        fprintf(stderr, "loadgen: --key-schedule builtin: %s (try --key-schedule openssl)\n", err);
-        free(err);
+        fprintf(stderr, "loadgen: --key-schedule builtin: %s (try --key-schedule openssl)\n",
+                err != NULL ? err : "?");
         goto done;
     }
 
@@ -685,6 +691,7 @@ int main(int argc, char **argv)
     fflush(stdout);
     rc = total_errors(&r->total) == 0 ? 0 : 3;
 done:
+    free(err);
     free(workers);
     free(r);
     pthread_mutex_destroy(&sh.first_lock);

@@ -2,10 +2,11 @@
  * ec_keydecode.h: how the process decodes the EC public keys of the
  * certificates it parses (tls.ec_key_decoding, verify --ec-key-decoding).
  *
- *   CG_EC_KEYS_BUILTIN   OpenSSL's built-in EC key routines (the default):
- *                        the same key, the same arithmetic, about a third
- *                        of a full handshake's instructions less (see
- *                        ec_keydecode.c and bench/README.md).
+ *   CG_EC_KEYS_BUILTIN   OpenSSL's built-in EC key routines (the default),
+ *                        with the P-256/P-384/P-521 curve groups built once
+ *                        per process: the same key, the same arithmetic,
+ *                        about two fifths of a full handshake's instructions
+ *                        less (see ec_keydecode.c and bench/README.md).
  *   CG_EC_KEYS_PROVIDER  OpenSSL 3's provider decoders, OpenSSL's default.
  *
  * What builtin cannot do: with the ENGINE registered, OpenSSL 3.0 cannot

@@ -12,8 +12,16 @@
  *
  *   explicit curve parameters, a compressed point, P-384, P-521, RSA and
  *   Ed25519 (not EC: untouched), a point off the curve, a truncated point,
- *   a curve OpenSSL does not know.
+ *   a curve OpenSSL does not know, a hybrid point, a compressed P-521
+ *   point, secp256k1 (a named curve whose group is not shared).
+ *
+ * The keys themselves must be the same through the EVP interface: decoded
+ * or refused alike, encoded again to the same SubjectPublicKeyInfo bytes,
+ * equal across modes (EVP_PKEY_eq), the same bits, size and security bits,
+ * the same printed text, and they verify the signatures they made. Then 4
+ * threads decode at once (the curve groups are shared by the process).
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,7 +33,9 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <openssl/bio.h>
 #include <openssl/core_names.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/x509.h>
@@ -60,6 +70,11 @@ static const struct variant variants[] = {
     {"ec-point-off-curve", "EC", "P-256", NULL, NULL, KEY_OFF_CURVE, false},
     {"ec-truncated-point", "EC", "P-256", NULL, NULL, KEY_TRUNCATED, false},
     {"ec-unknown-curve", "EC", "P-256", NULL, NULL, KEY_UNKNOWN_CURVE, false},
+    {"ec-hybrid-point", "EC", "P-256", OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "hybrid",
+     KEY_OK, true},
+    {"ec-p521-compressed-point", "EC", "P-521", OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+     "compressed", KEY_OK, true},
+    {"ec-secp256k1", "EC", "secp256k1", NULL, NULL, KEY_OK, true},
 };
 #define N_VARIANTS CG_ARRAY_LEN(variants)
 #define N_CASES (2 * N_VARIANTS)   /* [2i]: the key as the leaf's, [2i+1]: as the CA's */
@@ -69,12 +84,22 @@ struct der {
     unsigned char *p;
     int len;
 };
+/* A key as the EVP interface shows it, in one mode. */
+struct keyfacts {
+    bool decoded;
+    struct der spki;   /* i2d_PUBKEY: the key encoded again */
+    int bits, size, security_bits;
+    char *text;        /* EVP_PKEY_print_public */
+    int verifies;      /* X509_verify of the certificate the key signed */
+};
 struct kcase {
     const char *name;
     bool as_ca;
     bool well_formed, accepted;
     struct der leaf, inter;
     char *provider_json;   /* the verdict in provider mode */
+    struct keyfacts provider_facts;
+    EVP_PKEY *provider_key;   /* the case's key, decoded in provider mode */
 };
 
 static struct {
@@ -239,6 +264,13 @@ static int setup(void **state)
     return 0;
 }
 
+static void keyfacts_free(struct keyfacts *f)
+{
+    OPENSSL_free(f->spki.p);
+    OPENSSL_free(f->text);
+    memset(f, 0, sizeof(*f));
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -247,6 +279,8 @@ static int teardown(void **state)
         OPENSSL_free(K.cases[i].leaf.p);
         OPENSSL_free(K.cases[i].inter.p);
         free(K.cases[i].provider_json);
+        keyfacts_free(&K.cases[i].provider_facts);
+        EVP_PKEY_free(K.cases[i].provider_key);
     }
     return 0;
 }
@@ -288,6 +322,85 @@ static bool key_is_builtin(X509 *x)
     return d != NULL && strstr(d, "algorithm") != NULL;   /* "OpenSSL EC algorithm" */
 }
 
+/* The certificate holding case c's key (the variant's), and the one that
+ * key's certificate signature is checked on: as the CA's, the leaf it
+ * issued; as the leaf's, the leaf itself, signed by the (P-256)
+ * intermediate, whose key then does the verifying. */
+static const struct der *key_cert(const struct kcase *c)
+{
+    return c->as_ca ? &c->inter : &c->leaf;
+}
+
+/* What the EVP interface shows of key (NULL: it did not decode), and
+ * whether `verifier` verifies signed_cert's signature. */
+static void keyfacts_of(EVP_PKEY *key, X509 *signed_cert, EVP_PKEY *verifier,
+                        struct keyfacts *f)
+{
+    BIO *text;
+    char *p;
+    long len;
+
+    memset(f, 0, sizeof(*f));
+    f->verifies = verifier != NULL ? X509_verify(signed_cert, verifier) : -1;
+    ERR_clear_error();
+    if (key == NULL)
+        return;
+    f->decoded = true;
+    f->spki.len = i2d_PUBKEY(key, &f->spki.p);
+    assert_true(f->spki.len > 0);
+    f->bits = EVP_PKEY_get_bits(key);
+    f->size = EVP_PKEY_get_size(key);
+    f->security_bits = EVP_PKEY_get_security_bits(key);
+    text = BIO_new(BIO_s_mem());
+    assert_non_null(text);
+    assert_int_equal(EVP_PKEY_print_public(text, key, 0, NULL), 1);
+    len = BIO_get_mem_data(text, &p);
+    assert_true(len > 0);
+    f->text = OPENSSL_strndup(p, (size_t)len);
+    assert_non_null(f->text);
+    BIO_free(text);
+}
+
+/* Case c's key decoded from a fresh parse, its facts in *f; the key (a
+ * reference of its own, NULL when it does not decode) is returned. */
+static EVP_PKEY *case_keyfacts(const struct kcase *c, struct keyfacts *f)
+{
+    X509 *holder = parse(key_cert(c)), *leaf = parse(&c->leaf), *inter = parse(&c->inter);
+    EVP_PKEY *key = X509_get_pubkey(holder);   /* NULL: it does not decode */
+
+    ERR_clear_error();
+    keyfacts_of(key, leaf, X509_get0_pubkey(inter), f);
+    X509_free(holder);
+    X509_free(leaf);
+    X509_free(inter);
+    return key;
+}
+
+static void check_same_facts(const struct kcase *c, const struct keyfacts *p,
+                             const struct keyfacts *b)
+{
+    const char *as = c->as_ca ? "CA" : "leaf";
+
+    if (p->decoded != b->decoded)
+        fail_msg("%s as %s: provider %s the key, builtin %s it", c->name, as,
+                 p->decoded ? "decodes" : "refuses", b->decoded ? "decodes" : "refuses");
+    if (p->verifies != b->verifies)
+        fail_msg("%s as %s: X509_verify %d (provider) against %d (builtin)", c->name, as,
+                 p->verifies, b->verifies);
+    if (!p->decoded)
+        return;
+    if (p->spki.len != b->spki.len || memcmp(p->spki.p, b->spki.p, (size_t)p->spki.len) != 0)
+        fail_msg("%s as %s: the key encodes to other bytes (%d against %d)", c->name, as,
+                 p->spki.len, b->spki.len);
+    if (p->bits != b->bits || p->size != b->size || p->security_bits != b->security_bits)
+        fail_msg("%s as %s: bits/size/security bits %d/%d/%d (provider) against %d/%d/%d",
+                 c->name, as, p->bits, p->size, p->security_bits, b->bits, b->size,
+                 b->security_bits);
+    if (strcmp(p->text, b->text) != 0)
+        fail_msg("%s as %s: printed differently\nprovider:\n%s\nbuiltin:\n%s", c->name, as,
+                 p->text, b->text);
+}
+
 static void check_outcome(const struct kcase *c, const struct cg_verdict *v)
 {
     if (c->accepted != (v->reason == CG_REASON_OK))
@@ -307,6 +420,13 @@ static void test_provider(void **state)
 
         assert_false(key_is_builtin(leaf));
         X509_free(leaf);
+        c->provider_key = case_keyfacts(c, &c->provider_facts);
+        if (c->provider_facts.decoded != c->well_formed)
+            fail_msg("%s as %s: a %s key %s", c->name, c->as_ca ? "CA" : "leaf",
+                     c->well_formed ? "well-formed" : "malformed",
+                     c->provider_facts.decoded ? "decodes" : "does not decode");
+        if (c->well_formed && c->provider_facts.verifies != 1)
+            fail_msg("%s as %s: the signature does not verify", c->name, c->as_ca ? "CA" : "leaf");
         c->provider_json = judge(c, &v);
         check_outcome(c, &v);
         cg_verdict_free(&v);
@@ -352,12 +472,128 @@ static void test_builtin_same_verdicts(void **state)
     X509_free(x);
 }
 
+/* True when key was decoded by the engine's copy of OpenSSL's EC ASN.1
+ * method (shared curve groups), not by OpenSSL's own table or a provider. */
+static bool key_has_engine_asn1(const EVP_PKEY *key)
+{
+    const EVP_PKEY_ASN1_METHOD *m = EVP_PKEY_get0_asn1(key);
+    return m != NULL && m != EVP_PKEY_asn1_find(NULL, EVP_PKEY_EC);
+}
+
+static void test_builtin_same_keys(void **state)
+{
+    X509 *root = parse(&K.root);
+    EVP_PKEY *root_key = X509_get0_pubkey(root);
+    (void)state;
+
+    assert_int_equal(cg_ec_keydecode_current(), CG_EC_KEYS_BUILTIN);
+    assert_true(key_has_engine_asn1(root_key));
+    for (size_t i = 0; i < N_CASES; i++) {
+        struct kcase *c = &K.cases[i];
+        const char *as = c->as_ca ? "CA" : "leaf";
+        struct keyfacts f, again;
+        EVP_PKEY *key = case_keyfacts(c, &f), *key2 = case_keyfacts(c, &again);
+        bool ec = strncmp(c->name, "ec-", 3) == 0;
+
+        check_same_facts(c, &c->provider_facts, &f);
+        check_same_facts(c, &f, &again);
+        if (key != NULL) {
+            /* Only EC keys take the engine's method; RSA and Ed25519 stay
+             * provider keys. */
+            if (key_has_engine_asn1(key) != ec)
+                fail_msg("%s as %s: decoded by the %s method", c->name, as,
+                         ec ? "provider's" : "engine's");
+            /* Equal across modes (a provider key against a legacy one), and
+             * between two builtin decodings (the method's own compare). */
+            if (EVP_PKEY_eq(c->provider_key, key) != 1 || EVP_PKEY_eq(key, c->provider_key) != 1)
+                fail_msg("%s as %s: the builtin key is not the provider one", c->name, as);
+            if (EVP_PKEY_eq(key, key2) != 1)
+                fail_msg("%s as %s: two builtin decodings differ", c->name, as);
+            /* And unequal to another key: P-256 keys compare their points,
+             * other curves already differ in their parameters. */
+            if (ec && EVP_PKEY_eq(key, root_key) == 1)
+                fail_msg("%s as %s: equal to the root's key", c->name, as);
+        }
+        keyfacts_free(&f);
+        keyfacts_free(&again);
+        EVP_PKEY_free(key);
+        EVP_PKEY_free(key2);
+    }
+    X509_free(root);
+}
+
+/* Threads decoding at once, as server workers do: every well-formed EC
+ * key, again and again, must decode to its bytes and verify. */
+#define DECODE_THREADS 4
+#define DECODES_PER_THREAD 400
+
+struct decoder {
+    pthread_t thread;
+    size_t first;   /* where in the cases this thread starts */
+    int done, wrong;
+};
+
+static void *decode_many(void *arg)
+{
+    struct decoder *d = arg;
+    size_t i = d->first;
+
+    while (d->done < DECODES_PER_THREAD) {
+        const struct kcase *c = &K.cases[i++ % N_CASES];
+        const struct der *der = key_cert(c);
+        const unsigned char *p = der->p;
+        X509 *holder, *leaf;
+        EVP_PKEY *key;
+        unsigned char *spki = NULL;
+        int len;
+
+        if (!c->well_formed || strncmp(c->name, "ec-", 3) != 0)
+            continue;
+        holder = d2i_X509(NULL, &p, der->len);
+        p = c->leaf.p;
+        leaf = d2i_X509(NULL, &p, c->leaf.len);
+        key = holder != NULL ? X509_get0_pubkey(holder) : NULL;
+        len = key != NULL ? i2d_PUBKEY(key, &spki) : -1;
+        if (len != c->provider_facts.spki.len ||
+            memcmp(spki, c->provider_facts.spki.p, (size_t)len) != 0 || !key_has_engine_asn1(key) ||
+            (c->as_ca && (leaf == NULL || X509_verify(leaf, key) != 1)))
+            d->wrong++;
+        d->done++;
+        OPENSSL_free(spki);
+        X509_free(holder);
+        X509_free(leaf);
+    }
+    return NULL;
+}
+
+static void test_builtin_threads(void **state)
+{
+    struct decoder d[DECODE_THREADS] = {0};
+    (void)state;
+
+    assert_int_equal(cg_ec_keydecode_current(), CG_EC_KEYS_BUILTIN);
+    for (size_t t = 0; t < DECODE_THREADS; t++) {
+        d[t].first = t * 3;
+        assert_int_equal(pthread_create(&d[t].thread, NULL, decode_many, &d[t]), 0);
+    }
+    /* All joined before any check can end the test. */
+    for (size_t t = 0; t < DECODE_THREADS; t++)
+        assert_int_equal(pthread_join(d[t].thread, NULL), 0);
+    for (size_t t = 0; t < DECODE_THREADS; t++) {
+        assert_int_equal(d[t].done, DECODES_PER_THREAD);
+        if (d[t].wrong != 0)
+            fail_msg("thread %zu: %d of %d decodes wrong", t, d[t].wrong, d[t].done);
+    }
+}
+
 int main(void)
 {
     /* In this order: provider first, then the one-way switch to builtin. */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_provider),
         cmocka_unit_test(test_builtin_same_verdicts),
+        cmocka_unit_test(test_builtin_same_keys),
+        cmocka_unit_test(test_builtin_threads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
