@@ -42,6 +42,7 @@ struct conn {
     struct wctx *w;
     int fd;
     SSL *ssl;
+    struct cg_tls_gather gather;  /* ssl's socket BIO (src/tls/gather.h) */
     SSL_SESSION *sess;           /* resume mode: the newest session received */
     enum cstate st;
     uint64_t t_start;            /* latency origin */
@@ -241,7 +242,7 @@ static int ssl_setup(struct wctx *w, struct conn *c)
     /* The server's own gathering BIO (src/tls/gather.h): the Finished flight
      * and the request leave in one send, the close_notify with nothing
      * waiting behind it. No skipped reads: this loop is edge-triggered. */
-    bio = cg_tls_gather_new(c->fd, 0);
+    bio = cg_tls_gather_new(&c->gather, c->fd, 0);
     if (bio == NULL)
         return -1;
     SSL_set_bio(c->ssl, bio, bio);

@@ -93,6 +93,7 @@ struct cg_conn {
     bool admin;                            /* on the admin listener: GET /metrics only */
     SSL *ssl;
     struct cg_tls_peer peer;
+    struct cg_tls_gather gather;           /* ssl's socket BIO (tls/gather.h) */
     struct sockaddr_storage client;
     socklen_t client_len;
     unsigned requests;
@@ -2289,7 +2290,7 @@ static void conn_new(struct cg_worker *w, size_t li, int fd, const struct sockad
     w->n_conns++;
     start_request_clock(c);
     if (c->tls) {
-        c->ssl = cg_tls_conn_new(gen->tls[cli], fd, &c->peer);
+        c->ssl = cg_tls_conn_new(gen->tls[cli], fd, &c->peer, &c->gather);
         if (c->ssl == NULL) {
             cg_log(CG_LOG_ERROR, "out of memory creating a TLS connection");
             conn_free(c);

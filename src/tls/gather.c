@@ -15,21 +15,11 @@
 
 #include "core/common.h"
 
-struct gather {
-    int fd;
-    unsigned flags;
-    char *buf;            /* CG_TLS_GATHER_BYTES, NULL while nothing is gathered */
-    size_t off, len;      /* buf[off, len) is still to be sent */
-    int err;              /* a send failed with this errno: every call fails with it */
-    int first_byte;       /* -1 until the peer sent something */
-    bool not_tls;         /* sniffed: the first byte is no TLS handshake record */
-    bool eof;             /* read(2) returned 0 */
-};
 
 static BIO_METHOD *gather_method;
 static pthread_once_t gather_once = PTHREAD_ONCE_INIT;
 
-static void gather_release(struct gather *g)
+static void gather_release(struct cg_tls_gather *g)
 {
     free(g->buf);
     g->buf = NULL;
@@ -41,7 +31,7 @@ static bool would_block(int e) { return e == EAGAIN || e == EWOULDBLOCK || e == 
 /* Sends buf[off, len) and then `extra` (may be NULL) in one call. Returns
  * bytes sent (gathered ones first) or -1 with errno. MSG_NOSIGNAL: a peer
  * gone is an error to report, not a signal. */
-static ssize_t send_gathered(struct gather *g, const void *extra, size_t extra_len)
+static ssize_t send_gathered(struct cg_tls_gather *g, const void *extra, size_t extra_len)
 {
     struct iovec iov[2];
     struct msghdr msg;
@@ -65,7 +55,7 @@ static ssize_t send_gathered(struct gather *g, const void *extra, size_t extra_l
     return sendmsg(g->fd, &msg, MSG_NOSIGNAL);
 }
 
-static int flush_gathered(struct gather *g)
+static int flush_gathered(struct cg_tls_gather *g)
 {
     if (g->err != 0) {
         errno = g->err;
@@ -81,7 +71,7 @@ static int flush_gathered(struct gather *g)
             g->err = errno;
             return CG_ERR;
         }
-        g->off += (size_t)n;
+        g->off += (unsigned)n;
     }
     gather_release(g);
     return CG_OK;
@@ -89,7 +79,7 @@ static int flush_gathered(struct gather *g)
 
 static int gather_write(BIO *b, const char *in, int inl)
 {
-    struct gather *g = BIO_get_data(b);
+    struct cg_tls_gather *g = BIO_get_data(b);
     size_t len = inl > 0 ? (size_t)inl : 0, pending;
     ssize_t n;
 
@@ -105,7 +95,7 @@ static int gather_write(BIO *b, const char *in, int inl)
             g->buf = malloc(CG_TLS_GATHER_BYTES);
         if (g->buf != NULL) {
             memcpy(g->buf + g->len, in, len);
-            g->len += len;
+            g->len += (unsigned)len;
             return inl;
         }
         /* Out of memory: the bytes still go, only not gathered. */
@@ -121,7 +111,7 @@ static int gather_write(BIO *b, const char *in, int inl)
     }
     if ((size_t)n < pending) {
         /* Only part of what was gathered: the rest first, next time. */
-        g->off += (size_t)n;
+        g->off += (unsigned)n;
         BIO_set_retry_write(b);
         return -1;
     }
@@ -136,7 +126,7 @@ static int gather_write(BIO *b, const char *in, int inl)
 
 static int gather_read(BIO *b, char *out, int outl)
 {
-    struct gather *g = BIO_get_data(b);
+    struct cg_tls_gather *g = BIO_get_data(b);
     ssize_t n;
 
     BIO_clear_retry_flags(b);
@@ -186,7 +176,7 @@ static int gather_puts(BIO *b, const char *s)
 
 static long gather_ctrl(BIO *b, int cmd, long num, void *ptr)
 {
-    struct gather *g = BIO_get_data(b);
+    struct cg_tls_gather *g = BIO_get_data(b);
 
     (void)num;
     switch (cmd) {
@@ -216,12 +206,10 @@ static int gather_create(BIO *b)
 
 static int gather_destroy(BIO *b)
 {
-    struct gather *g = BIO_get_data(b);
+    struct cg_tls_gather *g = BIO_get_data(b);
 
-    if (g != NULL) {
+    if (g != NULL)
         gather_release(g);
-        free(g);
-    }
     BIO_set_data(b, NULL);
     return 1;
 }
@@ -243,23 +231,18 @@ static void gather_method_init(void)
     gather_method = m;
 }
 
-BIO *cg_tls_gather_new(int fd, unsigned flags)
+BIO *cg_tls_gather_new(struct cg_tls_gather *g, int fd, unsigned flags)
 {
-    struct gather *g = NULL;
-    BIO *b = NULL;
+    BIO *b;
 
     if (pthread_once(&gather_once, gather_method_init) != 0 || gather_method == NULL)
         return NULL;
-    g = calloc(1, sizeof(*g));
-    if (g == NULL)
-        return NULL;
     b = BIO_new(gather_method);
-    if (b == NULL) {
-        free(g);
+    if (b == NULL)
         return NULL;
-    }
+    memset(g, 0, sizeof(*g));
     g->fd = fd;
-    g->flags = flags;
+    g->flags = (unsigned char)flags;
     g->first_byte = -1;
     BIO_set_data(b, g);
     BIO_set_init(b, 1);
@@ -268,21 +251,21 @@ BIO *cg_tls_gather_new(int fd, unsigned flags)
 
 int cg_tls_gather_flush(BIO *b)
 {
-    struct gather *g = BIO_get_data(b);
+    struct cg_tls_gather *g = BIO_get_data(b);
 
     return g != NULL ? flush_gathered(g) : CG_OK;
 }
 
 size_t cg_tls_gather_pending(BIO *b)
 {
-    struct gather *g = BIO_get_data(b);
+    struct cg_tls_gather *g = BIO_get_data(b);
 
     return g != NULL ? g->len - g->off : 0;
 }
 
 void cg_tls_gather_discard(BIO *b)
 {
-    struct gather *g = BIO_get_data(b);
+    struct cg_tls_gather *g = BIO_get_data(b);
 
     if (g != NULL)
         gather_release(g);
@@ -290,7 +273,7 @@ void cg_tls_gather_discard(BIO *b)
 
 int cg_tls_gather_first_byte(BIO *b)
 {
-    struct gather *g = BIO_get_data(b);
+    struct cg_tls_gather *g = BIO_get_data(b);
 
     return g != NULL ? g->first_byte : -1;
 }

@@ -43,6 +43,19 @@
 
 #include <openssl/bio.h>
 
+/* The BIO's state, in memory of its owner (a connection), so that the BIO
+ * costs an idle connection no allocation of its own. Fields are private. */
+struct cg_tls_gather {
+    char *buf;            /* CG_TLS_GATHER_BYTES, NULL while nothing is gathered */
+    unsigned off, len;    /* buf[off, len) is still to be sent */
+    int fd;
+    int err;              /* a send failed with this errno: every call fails with it */
+    short first_byte;     /* -1 until the peer sent something */
+    unsigned char flags;
+    bool not_tls;         /* sniffed: the first byte is no TLS handshake record */
+    bool eof;             /* read(2) returned 0 */
+};
+
 /* Bytes gathered at most before they are sent: a handshake flight with a
  * long chain, a session ticket, a response head and a small body, and the
  * close_notify fit; bigger writes go out directly. Internal on purpose: it
@@ -59,9 +72,11 @@
 #define CG_TLS_GATHER_SNIFF     1u
 #define CG_TLS_GATHER_SKIP_READ 2u
 
-/* A BIO on socket `fd` (non-blocking; not closed by the BIO). NULL when out
- * of memory. Freed with BIO_free (or by the SSL it is given to). */
-BIO *cg_tls_gather_new(int fd, unsigned flags);
+/* A BIO on socket `fd` (non-blocking; not closed by the BIO), its state in
+ * `g` (initialised here; must outlive the BIO). NULL when out of memory.
+ * Freed with BIO_free (or by the SSL it is given to), which frees what it
+ * still gathers. */
+BIO *cg_tls_gather_new(struct cg_tls_gather *g, int fd, unsigned flags);
 
 /* Sends what is gathered: CG_OK (nothing left), CG_AGAIN (the socket is
  * full: wait until it is writable and call again) or CG_ERR (errno says

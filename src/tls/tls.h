@@ -31,6 +31,7 @@
 #include <openssl/ssl.h>
 
 #include "conf/config.h"
+#include "tls/gather.h"
 
 #define CG_TLS_WANT_READ  1
 #define CG_TLS_WANT_WRITE 2
@@ -109,7 +110,9 @@ void cg_tls_site_policy_digest(const struct cg_conf_site *site, const struct cg_
 void cg_tls_listener_free(struct cg_tls_listener *tl);   /* NULL-safe */
 
 /* A server SSL on `fd` in accept state, with `peer` attached (see above).
- * NULL on allocation failure. Free with SSL_free().
+ * NULL on allocation failure. Free with SSL_free(). `gather` holds its
+ * socket BIO's state: memory of the caller, like `peer`, that must outlive
+ * the SSL.
  *
  * Its socket BIO gathers what libssl writes (tls/gather.h): bytes leave when
  * libssl reads, when they outgrow the gathering buffer, or at
@@ -118,7 +121,8 @@ void cg_tls_listener_free(struct cg_tls_listener *tl);   /* NULL-safe */
  * whose first byte is no TLS handshake record fails the handshake, and
  * cg_tls_first_byte() says what it sent. The owner must poll level-triggered
  * (a read right after a send is skipped). */
-SSL *cg_tls_conn_new(struct cg_tls_listener *tl, int fd, struct cg_tls_peer *peer);
+SSL *cg_tls_conn_new(struct cg_tls_listener *tl, int fd, struct cg_tls_peer *peer,
+                     struct cg_tls_gather *gather);
 
 /* The cg_tls_peer attached to `ssl` (NULL if none). */
 struct cg_tls_peer *cg_tls_peer_of(const SSL *ssl);
