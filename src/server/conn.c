@@ -86,8 +86,7 @@ struct cg_conn {
     bool tls_up;                           /* the handshake completed */
     bool flushing;                         /* waits for EPOLLOUT to send what the TLS
                                               layer gathered, before its state runs */
-    bool shut_pending;                     /* LINGER: shutdown(SHUT_WR) once the gathered
-                                              bytes (close_notify last) are out */
+    bool tls_closed;                       /* our close_notify is written */
     bool close_after;                      /* close once the current response is sent */
     bool draining;
     bool admin;                            /* on the admin listener: GET /metrics only */
@@ -451,7 +450,7 @@ static void conn_free(struct cg_conn *c)
     /* close() below removes the descriptor from epoll (it is never dup'ed):
      * no EPOLL_CTL_DEL needed. */
     if (c->ssl != NULL) {
-        if (c->tls_up && c->state != ST_LINGER)
+        if (c->tls_up && !c->tls_closed)
             cg_tls_shutdown(c->ssl);
         /* One try, never waiting: an alert, a close_notify, or the end of a
          * response whose connection timed out. */
@@ -1988,9 +1987,7 @@ static int finish_response(struct cg_conn *c)
         /* Our side is done: shut it down and read what the client still
          * sends for a moment, so its unread bytes do not turn into a reset
          * that destroys the response before it is read. */
-        if (c->tls_up)
-            cg_tls_shutdown(c->ssl);
-        c->shut_pending = true;   /* st_linger, once the close_notify is out */
+        shutdown(c->io.fd, SHUT_WR);
         c->state = ST_LINGER;
         {
             const struct cg_limits *lim = limits_of(c);
@@ -2089,6 +2086,28 @@ static int st_send(struct cg_conn *c)
             arm(c, lim->send_timeout_ms);
             continue;
         }
+        if (c->tls_up) {
+            /* The response is sent once what the TLS layer gathered is out:
+             * until then it is still under send_timeout. Closing: the
+             * close_notify goes with it. */
+            size_t before = cg_tls_output_pending(c->ssl);
+            int f;
+            if (c->close_after && !c->continue_sent && !c->tls_closed) {
+                cg_tls_shutdown(c->ssl);
+                c->tls_closed = true;
+            }
+            f = cg_tls_flush(c->ssl);
+            if (f == CG_AGAIN) {
+                if (cg_tls_output_pending(c->ssl) < before)
+                    arm(c, lim->send_timeout_ms);
+                c->want = EPOLLOUT;
+                return CG_AGAIN;
+            }
+            if (f != CG_OK) {
+                conn_log(c, CG_LOG_DEBUG, "closed while sending a response");
+                return CG_ERR;
+            }
+        }
         if (c->continue_sent) {
             c->continue_sent = false;
             release_request_buffers(c);
@@ -2104,20 +2123,6 @@ static int st_linger(struct cg_conn *c)
 {
     char drop[4096];
 
-    if (c->shut_pending) {
-        /* The response and the close_notify leave together, then the FIN. */
-        if (c->ssl != NULL) {
-            int f = cg_tls_flush(c->ssl);
-            if (f == CG_AGAIN) {
-                c->want = EPOLLOUT;
-                return CG_AGAIN;
-            }
-            if (f != CG_OK)
-                return CG_ERR;
-        }
-        c->shut_pending = false;
-        shutdown(c->io.fd, SHUT_WR);
-    }
     for (;;) {
         ssize_t n = recv(c->io.fd, drop, sizeof(drop), 0);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {

@@ -609,7 +609,7 @@ int cg_tls_flush(SSL *ssl)
     return cg_tls_gather_flush(SSL_get_rbio(ssl));
 }
 
-bool cg_tls_output_pending(SSL *ssl) { return cg_tls_gather_pending(SSL_get_rbio(ssl)) > 0; }
+size_t cg_tls_output_pending(SSL *ssl) { return cg_tls_gather_pending(SSL_get_rbio(ssl)); }
 
 void cg_tls_discard_output(SSL *ssl) { cg_tls_gather_discard(SSL_get_rbio(ssl)); }
 

@@ -161,7 +161,7 @@ ssize_t cg_tls_write(SSL *ssl, const void *buf, size_t len, int *want);
  * CG_ERR (errno). */
 int cg_tls_flush(SSL *ssl);
 /* Bytes gathered and not sent yet. */
-bool cg_tls_output_pending(SSL *ssl);
+size_t cg_tls_output_pending(SSL *ssl);
 /* Drops what is gathered (the peer is not to get it: it does not speak TLS). */
 void cg_tls_discard_output(SSL *ssl);
 /* The first byte the peer sent, -1 when it sent none. */
