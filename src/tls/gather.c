@@ -72,6 +72,7 @@ static int flush_gathered(struct cg_tls_gather *g)
             return CG_ERR;
         }
         g->off += (unsigned)n;
+        g->sent_unread = true;
     }
     gather_release(g);
     return CG_OK;
@@ -109,6 +110,8 @@ static int gather_write(BIO *b, const char *in, int inl)
             g->err = errno;
         return -1;
     }
+    if (n > 0)
+        g->sent_unread = true;
     if ((size_t)n < pending) {
         /* Only part of what was gathered: the rest first, next time. */
         g->off += (unsigned)n;
@@ -139,7 +142,14 @@ static int gather_read(BIO *b, char *out, int outl)
         int f = flush_gathered(g);
         if (f == CG_ERR)
             return -1;
-        if (f == CG_AGAIN || (g->flags & CG_TLS_GATHER_SKIP_READ) != 0) {
+        if (f == CG_AGAIN) {
+            BIO_set_retry_read(b);
+            return -1;
+        }
+    }
+    if (g->sent_unread) {
+        g->sent_unread = false;
+        if ((g->flags & CG_TLS_GATHER_SKIP_READ) != 0) {
             BIO_set_retry_read(b);
             return -1;
         }

@@ -29,11 +29,11 @@
  * cg_tls_gather_first_byte tells the owner what came instead (a plain HTTP
  * request on a TLS port), with no MSG_PEEK of its own.
  *
- * Skipping the read after a send (CG_TLS_GATHER_SKIP_READ): when a read had
- * to send gathered bytes first, it returns "retry" without calling read(2):
- * the answer to what was just sent cannot be there yet. Only for owners that
- * poll level-triggered, where bytes already waiting make the next poll
- * return at once.
+ * Skipping the read after a send (CG_TLS_GATHER_SKIP_READ): the first read
+ * after gathered bytes were sent (by that read itself, or by a flush of the
+ * owner's) returns "retry" without calling read(2): the answer to what was
+ * just sent cannot be there yet. Only for owners that poll level-triggered,
+ * where bytes already waiting make the next poll return at once.
  */
 #ifndef CG_TLS_GATHER_H
 #define CG_TLS_GATHER_H
@@ -54,6 +54,7 @@ struct cg_tls_gather {
     unsigned char flags;
     bool not_tls;         /* sniffed: the first byte is no TLS handshake record */
     bool eof;             /* read(2) returned 0 */
+    bool sent_unread;     /* bytes were sent since the last read */
 };
 
 /* Bytes gathered at most before they are sent: a handshake flight with a
