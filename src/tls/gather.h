@@ -10,8 +10,9 @@
  *
  *   - when libssl reads (BIO_read): the peer is about to be waited for, and
  *     it cannot answer bytes it has not been sent;
- *   - when the owner says so (cg_tls_gather_flush): before the connection
- *     waits for anything, before it closes or shuts its side down;
+ *   - when the owner says so (cg_tls_gather_flush): at the end of a
+ *     response, before the connection waits for anything, before it closes
+ *     or shuts its side down;
  *   - when a write does not fit, or is too big to be worth a copy: then the
  *     gathered bytes and the new ones leave in one sendmsg, the new ones
  *     from libssl's own buffer (never copied).
