@@ -84,12 +84,15 @@ struct cg_conn {
     uint32_t want;                         /* EPOLLIN / EPOLLOUT to wait for */
     bool tls;                              /* the listener is TLS */
     bool tls_up;                           /* the handshake completed */
-    bool peeked;                           /* first byte of a TLS connection checked */
+    bool flushing;                         /* waits for EPOLLOUT to send what the TLS
+                                              layer gathered, before its state runs */
+    bool tls_closed;                       /* our close_notify is written */
     bool close_after;                      /* close once the current response is sent */
     bool draining;
     bool admin;                            /* on the admin listener: GET /metrics only */
     SSL *ssl;
     struct cg_tls_peer peer;
+    struct cg_tls_gather gather;           /* ssl's socket BIO (tls/gather.h) */
     struct sockaddr_storage client;
     socklen_t client_len;
     unsigned requests;
@@ -447,8 +450,11 @@ static void conn_free(struct cg_conn *c)
     /* close() below removes the descriptor from epoll (it is never dup'ed):
      * no EPOLL_CTL_DEL needed. */
     if (c->ssl != NULL) {
-        if (c->tls_up && c->state != ST_LINGER)
+        if (c->tls_up && !c->tls_closed)
             cg_tls_shutdown(c->ssl);
+        /* One try, never waiting: an alert, a close_notify, or the end of a
+         * response whose connection timed out. */
+        (void)cg_tls_flush(c->ssl);
         SSL_free(c->ssl);
     }
     close(c->io.fd);
@@ -1740,37 +1746,31 @@ static int st_handshake(struct cg_conn *c)
     const char *why = NULL;
     int r;
 
-    if (!c->peeked) {
-        unsigned char b;
-        ssize_t n = recv(c->io.fd, &b, 1, MSG_PEEK);
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-            c->want = EPOLLIN;
-            return CG_AGAIN;
-        }
-        if (n <= 0)
-            return CG_ERR;   /* closed before saying anything: nothing to log */
-        c->peeked = true;
-        /* 0x16: a TLS handshake record. Anything else is not TLS; an upper
-         * case letter is a plain HTTP request, which gets an answer it can
-         * read. */
-        if (b != 0x16) {
-            cg_worker_count(c->w, CG_M_TLS_FAIL + CG_HS_FAIL_NOT_TLS);
-            if (b >= 'A' && b <= 'Z') {
-                conn_log(c, CG_LOG_INFO, "refused: plain HTTP request on a TLS port");
-                c->have_req = false;
-                return respond_http_error(c, CG_HTTP_ERR_BAD_REQUEST,
-                                          "A plain HTTP request was sent to an HTTPS port: "
-                                          "use https:// for this address.",
-                                          true);
-            }
-            conn_log(c, CG_LOG_INFO, "refused: not a TLS handshake (first byte 0x%02x)", b);
-            return CG_ERR;
-        }
-    }
     r = cg_tls_handshake(c->ssl, &want, &why);
     if (r == CG_AGAIN) {
         c->want = want == CG_TLS_WANT_WRITE ? EPOLLOUT : EPOLLIN;
         return CG_AGAIN;
+    }
+    if (r != CG_OK && cg_tls_first_byte(c->ssl) != 0x16) {
+        /* The first read tells TLS from anything else (tls.h): nothing to
+         * answer with TLS alerts here. */
+        int b = cg_tls_first_byte(c->ssl);
+        cg_tls_discard_output(c->ssl);
+        if (b < 0)
+            return CG_ERR;   /* closed before saying anything: nothing to log */
+        /* An upper case letter is a plain HTTP request, which gets an
+         * answer it can read. */
+        cg_worker_count(c->w, CG_M_TLS_FAIL + CG_HS_FAIL_NOT_TLS);
+        if (b >= 'A' && b <= 'Z') {
+            conn_log(c, CG_LOG_INFO, "refused: plain HTTP request on a TLS port");
+            c->have_req = false;
+            return respond_http_error(c, CG_HTTP_ERR_BAD_REQUEST,
+                                      "A plain HTTP request was sent to an HTTPS port: "
+                                      "use https:// for this address.",
+                                      true);
+        }
+        conn_log(c, CG_LOG_INFO, "refused: not a TLS handshake (first byte 0x%02x)", b);
+        return CG_ERR;
     }
     if (r != CG_OK) {
         cg_worker_count(c->w, CG_M_TLS_FAIL + handshake_failure(c));
@@ -1987,8 +1987,6 @@ static int finish_response(struct cg_conn *c)
         /* Our side is done: shut it down and read what the client still
          * sends for a moment, so its unread bytes do not turn into a reset
          * that destroys the response before it is read. */
-        if (c->tls_up)
-            cg_tls_shutdown(c->ssl);
         shutdown(c->io.fd, SHUT_WR);
         c->state = ST_LINGER;
         {
@@ -2088,6 +2086,28 @@ static int st_send(struct cg_conn *c)
             arm(c, lim->send_timeout_ms);
             continue;
         }
+        if (c->tls_up) {
+            /* The response is sent once what the TLS layer gathered is out:
+             * until then it is still under send_timeout. Closing: the
+             * close_notify goes with it. */
+            size_t before = cg_tls_output_pending(c->ssl);
+            int f;
+            if (c->close_after && !c->continue_sent && !c->tls_closed) {
+                cg_tls_shutdown(c->ssl);
+                c->tls_closed = true;
+            }
+            f = cg_tls_flush(c->ssl);
+            if (f == CG_AGAIN) {
+                if (cg_tls_output_pending(c->ssl) < before)
+                    arm(c, lim->send_timeout_ms);
+                c->want = EPOLLOUT;
+                return CG_AGAIN;
+            }
+            if (f != CG_OK) {
+                conn_log(c, CG_LOG_DEBUG, "closed while sending a response");
+                return CG_ERR;
+            }
+        }
         if (c->continue_sent) {
             c->continue_sent = false;
             release_request_buffers(c);
@@ -2114,8 +2134,39 @@ static int st_linger(struct cg_conn *c)
     }
 }
 
+/*
+ * Sends what the TLS layer gathered during this turn (tls.h), before the
+ * connection waits: CG_OK (nothing left: wait for c->want), CG_AGAIN (the
+ * socket is full: c->flushing, wait for EPOLLOUT first) or CG_ERR. A state
+ * that waits for EPOLLOUT already is left alone: its write comes first.
+ */
+static int flush_before_wait(struct cg_conn *c)
+{
+    int f;
+
+    if (c->ssl == NULL || (c->want & EPOLLOUT) != 0 || !cg_tls_output_pending(c->ssl))
+        return CG_OK;
+    f = cg_tls_flush(c->ssl);
+    if (f == CG_AGAIN) {
+        c->flushing = true;
+        c->want = EPOLLOUT;
+    }
+    return f == CG_AGAIN ? CG_OK : f;
+}
+
 static void conn_drive(struct cg_conn *c)
 {
+    if (c->flushing) {
+        int f = cg_tls_flush(c->ssl);
+        if (f == CG_AGAIN)
+            return;   /* still EPOLLOUT */
+        if (f != CG_OK) {
+            conn_log(c, CG_LOG_DEBUG, "closed while sending");
+            conn_free(c);
+            return;
+        }
+        c->flushing = false;
+    }
     for (;;) {
         int r;
 
@@ -2146,7 +2197,8 @@ static void conn_drive(struct cg_conn *c)
         }
         if (r == CG_OK)
             continue;
-        if (r == CG_AGAIN && cg_io_set(c->w->loop, &c->io, c->want) == CG_OK)
+        if (r == CG_AGAIN && flush_before_wait(c) == CG_OK &&
+            cg_io_set(c->w->loop, &c->io, c->want) == CG_OK)
             return;
         conn_free(c);
         return;
@@ -2243,7 +2295,7 @@ static void conn_new(struct cg_worker *w, size_t li, int fd, const struct sockad
     w->n_conns++;
     start_request_clock(c);
     if (c->tls) {
-        c->ssl = cg_tls_conn_new(gen->tls[cli], fd, &c->peer);
+        c->ssl = cg_tls_conn_new(gen->tls[cli], fd, &c->peer, &c->gather);
         if (c->ssl == NULL) {
             cg_log(CG_LOG_ERROR, "out of memory creating a TLS connection");
             conn_free(c);

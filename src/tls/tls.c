@@ -11,6 +11,7 @@
 #include <openssl/x509v3.h>
 
 #include "core/common.h"
+#include "tls/gather.h"
 #include "tls/key_schedule.h"
 #include "tls/session_cache.h"
 
@@ -487,18 +488,26 @@ void cg_tls_listener_free(struct cg_tls_listener *tl)
     free(tl);
 }
 
-SSL *cg_tls_conn_new(struct cg_tls_listener *tl, int fd, struct cg_tls_peer *peer)
+SSL *cg_tls_conn_new(struct cg_tls_listener *tl, int fd, struct cg_tls_peer *peer,
+                     struct cg_tls_gather *gather)
 {
     SSL *ssl = SSL_new(tl->ctx[tl->default_entry]);
+    BIO *bio;
 
     if (ssl == NULL)
         return NULL;
     memset(peer, 0, sizeof(*peer));
     peer->sni_entry = tl->default_entry;
-    if (SSL_set_fd(ssl, fd) != 1 || SSL_set_ex_data(ssl, peer_idx, peer) != 1) {
+    /* Writes are gathered and leave when the connection waits (gather.h);
+     * the first read also tells TLS from anything else. Level-triggered
+     * loop: a read right after a send can be skipped. */
+    bio = cg_tls_gather_new(gather, fd, CG_TLS_GATHER_SNIFF | CG_TLS_GATHER_SKIP_READ);
+    if (bio == NULL || SSL_set_ex_data(ssl, peer_idx, peer) != 1) {
+        BIO_free(bio);
         SSL_free(ssl);
         return NULL;
     }
+    SSL_set_bio(ssl, bio, bio);
     SSL_set_accept_state(ssl);
     return ssl;
 }
@@ -601,6 +610,19 @@ void cg_tls_shutdown(SSL *ssl)
     (void)SSL_shutdown(ssl);
     ERR_clear_error();
 }
+
+int cg_tls_flush(SSL *ssl)
+{
+    /* The read BIO: libssl stacks a buffer of its own on the write side
+     * during a handshake, and flushes it into ours before it waits. */
+    return cg_tls_gather_flush(SSL_get_rbio(ssl));
+}
+
+size_t cg_tls_output_pending(SSL *ssl) { return cg_tls_gather_pending(SSL_get_rbio(ssl)); }
+
+void cg_tls_discard_output(SSL *ssl) { cg_tls_gather_discard(SSL_get_rbio(ssl)); }
+
+int cg_tls_first_byte(SSL *ssl) { return cg_tls_gather_first_byte(SSL_get_rbio(ssl)); }
 
 const char *cg_tls_version(const SSL *ssl) { return SSL_get_version(ssl); }
 

@@ -31,6 +31,7 @@
 #include <openssl/ssl.h>
 
 #include "conf/config.h"
+#include "tls/gather.h"
 
 #define CG_TLS_WANT_READ  1
 #define CG_TLS_WANT_WRITE 2
@@ -109,8 +110,19 @@ void cg_tls_site_policy_digest(const struct cg_conf_site *site, const struct cg_
 void cg_tls_listener_free(struct cg_tls_listener *tl);   /* NULL-safe */
 
 /* A server SSL on `fd` in accept state, with `peer` attached (see above).
- * NULL on allocation failure. Free with SSL_free(). */
-SSL *cg_tls_conn_new(struct cg_tls_listener *tl, int fd, struct cg_tls_peer *peer);
+ * NULL on allocation failure. Free with SSL_free(). `gather` holds its
+ * socket BIO's state: memory of the caller, like `peer`, that must outlive
+ * the SSL.
+ *
+ * Its socket BIO gathers what libssl writes (tls/gather.h): bytes leave when
+ * libssl reads, when they outgrow the gathering buffer, or at
+ * cg_tls_flush(), which the owner calls before the connection waits for
+ * anything, shuts its side down or closes. Its first read sniffs: a peer
+ * whose first byte is no TLS handshake record fails the handshake, and
+ * cg_tls_first_byte() says what it sent. The owner must poll level-triggered
+ * (a read right after a send is skipped). */
+SSL *cg_tls_conn_new(struct cg_tls_listener *tl, int fd, struct cg_tls_peer *peer,
+                     struct cg_tls_gather *gather);
 
 /* The cg_tls_peer attached to `ssl` (NULL if none). */
 struct cg_tls_peer *cg_tls_peer_of(const SSL *ssl);
@@ -144,7 +156,19 @@ ssize_t cg_tls_read(SSL *ssl, void *buf, size_t len, int *want);
  * same bytes); CG_ERR. */
 ssize_t cg_tls_write(SSL *ssl, const void *buf, size_t len, int *want);
 
-/* Sends close_notify without waiting for the peer's (best effort, never blocks). */
+/* Sends what libssl wrote and the connection gathered: CG_OK (all sent),
+ * CG_AGAIN (the socket is full: wait for it to be writable, call again) or
+ * CG_ERR (errno). */
+int cg_tls_flush(SSL *ssl);
+/* Bytes gathered and not sent yet. */
+size_t cg_tls_output_pending(SSL *ssl);
+/* Drops what is gathered (the peer is not to get it: it does not speak TLS). */
+void cg_tls_discard_output(SSL *ssl);
+/* The first byte the peer sent, -1 when it sent none. */
+int cg_tls_first_byte(SSL *ssl);
+
+/* Gathers close_notify without waiting for the peer's (never blocks; it
+ * leaves with the next cg_tls_flush). */
 void cg_tls_shutdown(SSL *ssl);
 
 /* "TLSv1.3" etc. */
