@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "cert/load.h"
+#include "cert/ocsp.h"
 #include "cert/verdict.h"
 #include "cli/commands.h"
 #include "cli/render.h"
@@ -47,6 +48,8 @@ static const char usage_text[] =
     "  --ocsp-response FILE      judge this saved DER OCSP response, offline\n"
     "  --max-ocsp-age SECONDS    an OCSP answer older than this is not used\n"
     "  --stale-grace SECONDS     accept answers this long past their nextUpdate (0)\n"
+    "  --clock-skew SECONDS      how far ahead of the clock (or --at) the thisUpdate of\n"
+    "                            an OCSP answer or fetched CRL may be, 0 to 3600 (300)\n"
     "  --timeout SECONDS         per fetch (5)\n"
     "  --max-crl-size BYTES      largest CRL fetched (64 MiB)\n"
     "  --ocsp-responder URL      ask this responder instead of the certificate's\n"
@@ -77,7 +80,7 @@ enum {
     OPT_INHIBIT_MAP, OPT_INHIBIT_ANY, OPT_MAX_DEPTH, OPT_PASSWORD_FILE, OPT_JSON,
     OPT_ANCHOR_CHECKS, OPT_EKU_STRICT, OPT_ALLOW_SHA1, OPT_OCSP_RESPONSE, OPT_MAX_OCSP_AGE,
     OPT_STALE_GRACE, OPT_TIMEOUT, OPT_MAX_CRL_SIZE, OPT_OCSP_RESPONDER, OPT_STATE_DIR, OPT_OCSP_NONCE,
-    OPT_EC_KEY_DECODING, OPT_HELP,
+    OPT_EC_KEY_DECODING, OPT_CLOCK_SKEW, OPT_HELP,
 };
 
 static const struct option long_options[] = {
@@ -110,6 +113,7 @@ static const struct option long_options[] = {
     {"ocsp-responder", required_argument, NULL, OPT_OCSP_RESPONDER},
     {"state-dir", required_argument, NULL, OPT_STATE_DIR},
     {"ocsp-nonce", no_argument, NULL, OPT_OCSP_NONCE},
+    {"clock-skew", required_argument, NULL, OPT_CLOCK_SKEW},
     {"ec-key-decoding", required_argument, NULL, OPT_EC_KEY_DECODING},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
@@ -212,6 +216,7 @@ static int parse_args(int argc, char **argv, struct verify_args *a, char **err)
     memset(a, 0, sizeof(*a));
     cg_policy_init(&a->policy);
     a->at = time(NULL);
+    a->rev.clock_skew = CG_OCSP_CLOCK_SKEW_S;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
@@ -302,6 +307,11 @@ static int parse_args(int argc, char **argv, struct verify_args *a, char **err)
             if (parse_long("stale-grace", optarg, 0, LONG_MAX, &v, err))
                 return CG_ERR;
             a->rev.stale_grace = v;
+            break;
+        case OPT_CLOCK_SKEW:
+            if (parse_long("clock-skew", optarg, 0, 3600, &v, err))
+                return CG_ERR;
+            a->rev.clock_skew = v;
             break;
         case OPT_TIMEOUT:
             if (parse_long("timeout", optarg, 1, 3600, &v, err))

@@ -79,7 +79,7 @@ int cg_verify_rev_setup(const struct cg_verify_rev_args *a, const struct cg_trus
         r->off.der = r->der;
         r->off.max_age = a->max_ocsp_age;
         r->off.stale_grace = a->stale_grace;
-        r->off.clock_skew = CG_OCSP_CLOCK_SKEW_S;
+        r->off.clock_skew = a->clock_skew;
         policy->revocation_hook = cg_revocation_offline_ocsp;
         policy->revocation_arg = &r->off;
     } else {
@@ -102,7 +102,7 @@ int cg_verify_rev_setup(const struct cg_verify_rev_args *a, const struct cg_trus
             .ocsp_responder = a->ocsp_responder,
             .max_ocsp_age = a->max_ocsp_age,
             .stale_grace = a->stale_grace,
-            .clock_skew = CG_OCSP_CLOCK_SKEW_S,
+            .clock_skew = a->clock_skew,
             .max_crl_bytes = a->max_crl_bytes,
             .ocsp_nonce = a->ocsp_nonce,
         };

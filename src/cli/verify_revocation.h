@@ -23,6 +23,7 @@ struct cg_verify_rev_args {
     const char *ocsp_responder;   /* override URL */
     const char *state_dir;        /* persist fetched answers here; NULL: memory only */
     long max_ocsp_age, stale_grace;
+    long clock_skew;              /* seconds a thisUpdate may lie ahead (CG_OCSP_CLOCK_SKEW_S) */
     unsigned timeout_ms;          /* per fetch; 0: 5000 */
     size_t max_crl_bytes;         /* 0: 64 MiB */
     bool ocsp_nonce;              /* send a nonce, require it back, use no cached answer */

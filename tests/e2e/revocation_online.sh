@@ -195,6 +195,23 @@ verify good --revocation ocsp --ocsp-response "$T/forged.ocsp"
 cg_check "forged signature: refused" 1 "$RC"
 cg_match "forged signature: said" "bad-signature" "$OUT"
 
+cg_log "an answer dated ahead of the clock: --clock-skew"
+# thisUpdate 3 minutes ahead: inside the default leeway (300 s), outside 120 s and 0 s.
+"$CERTGATE" pki ocsp --issuer "$P/ca.pem" --issuer-key "$P/ca.key" --cert "$P/good.pem" \
+    --this-update +3m --out "$T/ahead.ocsp" >/dev/null
+verify good --revocation ocsp --ocsp-response "$T/ahead.ocsp"
+cg_check "thisUpdate 180 s ahead, default leeway: accepted" 0 "$RC"
+verify good --revocation ocsp --ocsp-response "$T/ahead.ocsp" --clock-skew 240
+cg_check "thisUpdate 180 s ahead, --clock-skew 240: accepted" 0 "$RC"
+for skew in 120 0; do
+    verify good --revocation ocsp --ocsp-response "$T/ahead.ocsp" --clock-skew "$skew"
+    cg_check "thisUpdate 180 s ahead, --clock-skew $skew: refused" 1 "$RC"
+    cg_match "thisUpdate 180 s ahead, --clock-skew $skew: said" "not yet valid|not-yet-valid" "$OUT"
+done
+verify good --revocation ocsp --ocsp-response "$T/ahead.ocsp" --clock-skew 3601
+cg_check "--clock-skew 3601: usage error" 2 "$RC"
+cg_match "--clock-skew 3601: said" "--clock-skew '3601': expected a number from 0 to 3600" "$OUT"
+
 cg_log "certgate pki ocsp answers as the CA, and OpenSSL agrees with it"
 "$CERTGATE" pki issue --profile client --cn "Delegated Responder" --eku ocspSigning \
     --issuer "$P/ca.pem" --issuer-key "$P/ca.key" --out "$P/responder.pem" \
