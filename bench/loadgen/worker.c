@@ -22,6 +22,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "core/bufpool.h"
 #include "core/common.h"
 #include "tls/gather.h"
 #include "loadgen.h"
@@ -66,6 +67,7 @@ struct wctx {
     struct conn *conns;
     unsigned n;
     X509 *verified_leaf;         /* a server certificate whose chain verified */
+    struct cg_bufpool gather_pool; /* the connections' gathering buffers */
     unsigned idle_next, idle_in_flight;
     bool idle_refill;            /* a set-up ended: start the next ones */
     bool settled;
@@ -243,7 +245,7 @@ static int ssl_setup(struct wctx *w, struct conn *c)
     /* The server's own gathering BIO (src/tls/gather.h): the Finished flight
      * and the request leave in one send, the close_notify with nothing
      * waiting behind it. No skipped reads: this loop is edge-triggered. */
-    bio = cg_tls_gather_new(&c->gather, c->fd, 0);
+    bio = cg_tls_gather_new(&c->gather, c->fd, 0, &w->gather_pool);
     if (bio == NULL)
         return -1;
     SSL_set_bio(c->ssl, bio, bio);
@@ -642,6 +644,7 @@ void *lg_worker_run(void *arg)
     }
     w->lw = lw;
     w->sh = lw->sh;
+    cg_bufpool_init(&w->gather_pool, CG_TLS_GATHER_BYTES, CG_BUFPOOL_MAX);
     w->o = lw->sh->o;
     w->st = &lw->stats;
     w->n = lw->n_conns;
@@ -709,6 +712,7 @@ done:
         close(w->ep);
     SSL_CTX_free(w->ctx);
     X509_free(w->verified_leaf);
+    cg_bufpool_fini(&w->gather_pool);
     free(w);
     return NULL;
 }

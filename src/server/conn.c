@@ -2295,7 +2295,7 @@ static void conn_new(struct cg_worker *w, size_t li, int fd, const struct sockad
     w->n_conns++;
     start_request_clock(c);
     if (c->tls) {
-        c->ssl = cg_tls_conn_new(gen->tls[cli], fd, &c->peer, &c->gather);
+        c->ssl = cg_tls_conn_new(gen->tls[cli], fd, &c->peer, &c->gather, &w->gather_pool);
         if (c->ssl == NULL) {
             cg_log(CG_LOG_ERROR, "out of memory creating a TLS connection");
             conn_free(c);

@@ -113,6 +113,7 @@ struct cg_worker {
     bool alog_ok;
     struct cg_bufpool in_pool;            /* request input + header array (cg_conn_in_size) */
     struct cg_bufpool out_pool;           /* response head + a file chunk (cg_conn_out_size) */
+    struct cg_bufpool gather_pool;        /* TLS output gathered in a turn (tls/gather.h) */
     struct cg_file_cache *files;          /* small static files (http/filecache.h), this
                                              worker's only; NULL when file_cache_entries
                                              is 0 (or it could not be made) */

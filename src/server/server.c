@@ -401,6 +401,7 @@ static int worker_init(struct cg_server *srv, struct cg_worker *w, unsigned idx,
     w->ms = cg_metrics_shard(srv->metrics, idx);
     cg_bufpool_init(&w->in_pool, cg_conn_in_size(&w->gen->conf->limits), CG_SERVER_POOL_KEEP);
     cg_bufpool_init(&w->out_pool, cg_conn_out_size(), CG_SERVER_POOL_KEEP);
+    cg_bufpool_init(&w->gather_pool, CG_TLS_GATHER_BYTES, CG_SERVER_POOL_KEEP);
     worker_sync_files(w);
     w->flush_timer.cb = on_flush;
     w->flush_timer.data = w;
@@ -435,6 +436,7 @@ static void worker_fini(struct cg_worker *w)
     w->rev_ready = NULL;
     cg_bufpool_fini(&w->in_pool);
     cg_bufpool_fini(&w->out_pool);
+    cg_bufpool_fini(&w->gather_pool);
     cg_file_cache_free(w->files);
     w->files = NULL;
     if (w->alog_ok)

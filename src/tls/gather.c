@@ -13,6 +13,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "core/bufpool.h"
 #include "core/common.h"
 
 
@@ -21,7 +22,10 @@ static pthread_once_t gather_once = PTHREAD_ONCE_INIT;
 
 static void gather_release(struct cg_tls_gather *g)
 {
-    free(g->buf);
+    if (g->pool != NULL)
+        cg_bufpool_put(g->pool, g->buf);
+    else
+        free(g->buf);
     g->buf = NULL;
     g->off = g->len = 0;
 }
@@ -93,7 +97,7 @@ static int gather_write(BIO *b, const char *in, int inl)
     }
     if (len <= CG_TLS_GATHER_COPY_MAX && g->len + len <= CG_TLS_GATHER_BYTES) {
         if (g->buf == NULL)
-            g->buf = malloc(CG_TLS_GATHER_BYTES);
+            g->buf = g->pool != NULL ? cg_bufpool_get(g->pool) : malloc(CG_TLS_GATHER_BYTES);
         if (g->buf != NULL) {
             memcpy(g->buf + g->len, in, len);
             g->len += (unsigned)len;
@@ -241,7 +245,8 @@ static void gather_method_init(void)
     gather_method = m;
 }
 
-BIO *cg_tls_gather_new(struct cg_tls_gather *g, int fd, unsigned flags)
+BIO *cg_tls_gather_new(struct cg_tls_gather *g, int fd, unsigned flags,
+                       struct cg_bufpool *pool)
 {
     BIO *b;
 
@@ -252,6 +257,7 @@ BIO *cg_tls_gather_new(struct cg_tls_gather *g, int fd, unsigned flags)
         return NULL;
     memset(g, 0, sizeof(*g));
     g->fd = fd;
+    g->pool = pool;
     g->flags = (unsigned char)flags;
     g->first_byte = -1;
     BIO_set_data(b, g);

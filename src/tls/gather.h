@@ -23,7 +23,9 @@
  * reported by the next write, read or flush.
  *
  * Memory: the buffer (CG_TLS_GATHER_BYTES) is taken on the first small write
- * and freed as soon as it is sent, so an idle connection holds none.
+ * and given back as soon as it is sent, so an idle connection holds none.
+ * It is taken every turn that writes: from the owner's buffer pool when it
+ * has one (a worker's, core/bufpool.h), else from malloc.
  *
  * Sniffing (CG_TLS_GATHER_SNIFF): the first bytes read are checked for a TLS
  * handshake record (0x16); anything else fails the read, and
@@ -44,10 +46,13 @@
 
 #include <openssl/bio.h>
 
+struct cg_bufpool;
+
 /* The BIO's state, in memory of its owner (a connection), so that the BIO
  * costs an idle connection no allocation of its own. Fields are private. */
 struct cg_tls_gather {
     char *buf;            /* CG_TLS_GATHER_BYTES, NULL while nothing is gathered */
+    struct cg_bufpool *pool; /* where buf comes from and goes back to; NULL: malloc */
     unsigned off, len;    /* buf[off, len) is still to be sent */
     int fd;
     int err;              /* a send failed with this errno: every call fails with it */
@@ -75,10 +80,13 @@ struct cg_tls_gather {
 #define CG_TLS_GATHER_SKIP_READ 2u
 
 /* A BIO on socket `fd` (non-blocking; not closed by the BIO), its state in
- * `g` (initialised here; must outlive the BIO). NULL when out of memory.
- * Freed with BIO_free (or by the SSL it is given to), which frees what it
- * still gathers. */
-BIO *cg_tls_gather_new(struct cg_tls_gather *g, int fd, unsigned flags);
+ * `g` (initialised here; must outlive the BIO). Its buffer comes from `pool`
+ * (buffers of CG_TLS_GATHER_BYTES, used by this thread only; it must outlive
+ * the BIO) or, when NULL, from malloc. NULL when out of memory. Freed with
+ * BIO_free (or by the SSL it is given to), which gives back what it still
+ * gathers. */
+BIO *cg_tls_gather_new(struct cg_tls_gather *g, int fd, unsigned flags,
+                       struct cg_bufpool *pool);
 
 /* Sends what is gathered: CG_OK (nothing left), CG_AGAIN (the socket is
  * full: wait until it is writable and call again) or CG_ERR (errno says

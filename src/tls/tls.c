@@ -489,7 +489,7 @@ void cg_tls_listener_free(struct cg_tls_listener *tl)
 }
 
 SSL *cg_tls_conn_new(struct cg_tls_listener *tl, int fd, struct cg_tls_peer *peer,
-                     struct cg_tls_gather *gather)
+                     struct cg_tls_gather *gather, struct cg_bufpool *gather_pool)
 {
     SSL *ssl = SSL_new(tl->ctx[tl->default_entry]);
     BIO *bio;
@@ -501,7 +501,8 @@ SSL *cg_tls_conn_new(struct cg_tls_listener *tl, int fd, struct cg_tls_peer *pee
     /* Writes are gathered and leave when the connection waits (gather.h);
      * the first read also tells TLS from anything else. Level-triggered
      * loop: a read right after a send can be skipped. */
-    bio = cg_tls_gather_new(gather, fd, CG_TLS_GATHER_SNIFF | CG_TLS_GATHER_SKIP_READ);
+    bio = cg_tls_gather_new(gather, fd, CG_TLS_GATHER_SNIFF | CG_TLS_GATHER_SKIP_READ,
+                            gather_pool);
     if (bio == NULL || SSL_set_ex_data(ssl, peer_idx, peer) != 1) {
         BIO_free(bio);
         SSL_free(ssl);

@@ -120,9 +120,11 @@ void cg_tls_listener_free(struct cg_tls_listener *tl);   /* NULL-safe */
  * anything, shuts its side down or closes. Its first read sniffs: a peer
  * whose first byte is no TLS handshake record fails the handshake, and
  * cg_tls_first_byte() says what it sent. The owner must poll level-triggered
- * (a read right after a send is skipped). */
+ * (a read right after a send is skipped). The gathering buffer comes from
+ * `gather_pool` (the calling thread's, CG_TLS_GATHER_BYTES) or, when NULL,
+ * from malloc. */
 SSL *cg_tls_conn_new(struct cg_tls_listener *tl, int fd, struct cg_tls_peer *peer,
-                     struct cg_tls_gather *gather);
+                     struct cg_tls_gather *gather, struct cg_bufpool *gather_pool);
 
 /* The cg_tls_peer attached to `ssl` (NULL if none). */
 struct cg_tls_peer *cg_tls_peer_of(const SSL *ssl);
