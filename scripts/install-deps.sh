@@ -5,7 +5,7 @@ set -eu
 
 NEEDED="build-essential cmake pkg-config libssl-dev libyaml-dev libjansson-dev
 libcurl4-openssl-dev libcmocka-dev libmimalloc-dev clang libclang-rt-14-dev curl openssl faketime
-iproute2 procps strace"
+iproute2 procps strace valgrind"
 
 missing=""
 for pkg in $NEEDED; do
