@@ -27,7 +27,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -2244,7 +2243,6 @@ static void conn_new(struct cg_worker *w, size_t li, int fd, const struct sockad
     long cli = gen->by_socket[li];
     struct cg_conn *c = NULL;
     unsigned n;
-    int one = 1;
 
     if (cli < 0 && cli != CG_GEN_ADMIN) {
         close(fd);
@@ -2267,7 +2265,6 @@ static void conn_new(struct cg_worker *w, size_t li, int fd, const struct sockad
         close(fd);
         return;
     }
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c->w = w;
     c->io.fd = fd;
     c->io.cb = on_io;

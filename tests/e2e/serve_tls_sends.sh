@@ -6,7 +6,8 @@
 # And every answer is complete and byte for byte the file: small and large
 # files, keep-alive, HTTP/1.0, TLS 1.2 and 1.3, the 403 page of a refused
 # certificate, a slow reader (sends that meet a full socket), and the
-# decrypt_error alert of a failed CertificateVerify.
+# decrypt_error alert of a failed CertificateVerify. And the server's socket
+# of each connection has TCP_NODELAY.
 # shellcheck shell=bash source=lib.sh
 source "$(dirname "$0")/lib.sh"
 # shellcheck source=clientcert_lib.sh
@@ -124,6 +125,9 @@ cg_check "refused certificate: the same page over TLS 1.2 and 1.3" \
     "$(sha256sum <"$T/r13/0.body")" "$(sha256sum <"$T/r12/0.body")"
 cg_match "forged key: the client gets the decrypt_error alert" '^end alert .*DECRYPT_ERROR' \
     "$(tail -n 1 "$T/forged.txt")"
+
+cg_log "accepted sockets send at once (TCP_NODELAY, given by the listening socket)"
+cg_check "TCP_NODELAY on the server's socket of a connection" 1 "$($FETCH nodelay --pid "$PID" --port "$PORT")"
 
 cg_log "the server is still serving"
 fetch after good --tls 1.3 /two.txt

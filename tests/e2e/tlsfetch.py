@@ -16,8 +16,13 @@
       of the server, connections one after the other, and prints per
       accepted connection: "<sends> <sends that met EAGAIN>"; with --closed,
       once N of them were closed (exit 1 if not within S seconds).
+  tlsfetch.py nodelay --pid PID --port P
+      Opens a TCP connection to the server, takes the server's own socket of
+      it (pidfd_getfd, once the server has accepted it) and prints its
+      TCP_NODELAY option: 1 or 0.
 """
 import argparse
+import ctypes
 import os
 import re
 import socket
@@ -176,6 +181,48 @@ def parse_sends(trace):
     return conns
 
 
+def socket_inode(pid, local_port, remote_port):
+    """The inode of the IPv4 socket of `pid` with those ports, or None."""
+    want = ":%04X" % local_port, ":%04X" % remote_port
+    with open("/proc/%d/net/tcp" % pid) as f:
+        for line in f.readlines()[1:]:
+            field = line.split()
+            if field[1].endswith(want[0]) and field[2].endswith(want[1]):
+                return field[9]
+    return None
+
+
+def cmd_nodelay(a):
+    libc = ctypes.CDLL(None, use_errno=True)
+    sys_pidfd_getfd = 438
+    with socket.create_connection(("127.0.0.1", a.port)) as client:
+        mine = client.getsockname()[1]
+        inode = socket_inode(a.pid, a.port, mine)
+        deadline = time.monotonic() + a.timeout
+        server_fd = None
+        while server_fd is None and time.monotonic() < deadline:
+            for fd in os.listdir("/proc/%d/fd" % a.pid):
+                try:
+                    if os.readlink("/proc/%d/fd/%s" % (a.pid, fd)) == "socket:[%s]" % inode:
+                        server_fd = int(fd)
+                except OSError:
+                    pass
+            if server_fd is None:
+                time.sleep(0.01)   # polls until the server has accepted
+        if server_fd is None:
+            print("the server did not accept the connection", file=sys.stderr)
+            return 1
+        pidfd = os.pidfd_open(a.pid)
+        fd = libc.syscall(sys_pidfd_getfd, pidfd, server_fd, 0)
+        os.close(pidfd)
+        if fd < 0:
+            print("pidfd_getfd: %s" % os.strerror(ctypes.get_errno()), file=sys.stderr)
+            return 1
+        with socket.socket(fileno=fd) as theirs:
+            print(theirs.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -196,9 +243,15 @@ def main():
     s.add_argument("trace")
     s.add_argument("--closed", type=int, default=0, help="wait until this many were closed")
     s.add_argument("--timeout", type=float, default=10.0)
+    n = sub.add_parser("nodelay")
+    n.add_argument("--pid", type=int, required=True)
+    n.add_argument("--port", type=int, required=True)
+    n.add_argument("--timeout", type=float, default=10.0)
     a = p.parse_args()
     if a.cmd == "fetch":
         return cmd_fetch(a)
+    if a.cmd == "nodelay":
+        return cmd_nodelay(a)
     return cmd_sends(a)
 
 
