@@ -2122,6 +2122,19 @@ static int st_linger(struct cg_conn *c)
 {
     char drop[4096];
 
+    /* Our close_notify went after the response: the client's close_notify
+     * says it read everything up to ours, and that it sends nothing more,
+     * so the connection closes then, without waiting for its FIN. */
+    while (c->tls_closed) {
+        int want = 0;
+        ssize_t n = cg_tls_read(c->ssl, drop, sizeof(drop), &want);
+        if (n == CG_AGAIN) {
+            c->want = want;
+            return CG_AGAIN;
+        }
+        if (n <= 0)
+            return CG_ERR;
+    }
     for (;;) {
         ssize_t n = recv(c->io.fd, drop, sizeof(drop), 0);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {

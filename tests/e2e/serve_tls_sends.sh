@@ -6,8 +6,9 @@
 # And every answer is complete and byte for byte the file: small and large
 # files, keep-alive, HTTP/1.0, TLS 1.2 and 1.3, the 403 page of a refused
 # certificate, a slow reader (sends that meet a full socket), and the
-# decrypt_error alert of a failed CertificateVerify. And the server's socket
-# of each connection has TCP_NODELAY.
+# decrypt_error alert of a failed CertificateVerify. The server's socket of
+# each connection has TCP_NODELAY, and the server closes it as soon as the
+# client answers its close_notify.
 # shellcheck shell=bash source=lib.sh
 source "$(dirname "$0")/lib.sh"
 # shellcheck source=clientcert_lib.sh
@@ -128,6 +129,13 @@ cg_match "forged key: the client gets the decrypt_error alert" '^end alert .*DEC
 
 cg_log "accepted sockets send at once (TCP_NODELAY, given by the listening socket)"
 cg_check "TCP_NODELAY on the server's socket of a connection" 1 "$($FETCH nodelay --pid "$PID" --port "$PORT")"
+
+cg_log "the client's close_notify ends the connection (no wait for its FIN)"
+for v in 1.3 1.2; do
+    fetch answer$v good --tls $v --answer-close 1.5 --pid "$PID" /two.txt
+    cg_check "TLS $v: closed at the client's close_notify" "0 200 400 400 end close_notify server closed" \
+        "$(tr '\n' ' ' <"$T/answer$v.txt" | sed 's/ $//')"
+done
 
 cg_log "the server is still serving"
 fetch after good --tls 1.3 /two.txt

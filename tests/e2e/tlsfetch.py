@@ -11,6 +11,9 @@
       connection ended: "end close_notify", "end eof" or "end alert <reason>".
       --rcvbuf/--pace: a small receive buffer read one recv every S seconds
       (a slow reader: the server's sends meet a full socket).
+      --answer-close S --pid PID: then answers with a close_notify, keeps its
+      side of TCP open, and prints "server closed" once the server has
+      closed its socket, "server held the connection" if not within S s.
   tlsfetch.py sends TRACE [--closed N --timeout S]
       Reads `strace -f -e trace=accept4,write,writev,sendmsg,sendto,close`
       of the server, connections one after the other, and prints per
@@ -92,6 +95,33 @@ def request(path, last, http10, sni):
     return ("GET %s HTTP/1.1\r\nHost: %s\r\n%s\r\n" % (path, sni, conn)).encode()
 
 
+def server_fds(pid, inode):
+    fds = []
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)) == "socket:[%s]" % inode:
+                fds.append(int(fd))
+        except OSError:
+            pass
+    return fds
+
+
+def answer_close(c, a):
+    """Sends our close_notify, keeps our side of TCP open, and says whether
+    the server let go of its socket within --answer-close seconds."""
+    inode = socket_inode(a.pid, a.port, c.sock.getsockname()[1])
+    try:
+        c.obj.unwrap()
+    except ssl.SSLError:
+        pass
+    c.send_out()
+    deadline = time.monotonic() + a.answer_close
+    while inode is not None and server_fds(a.pid, inode) and time.monotonic() < deadline:
+        time.sleep(0.01)   # polls the server's descriptors
+    held = inode is not None and server_fds(a.pid, inode)
+    print("server held the connection" if held else "server closed")
+
+
 def cmd_fetch(a):
     c = Conn(a)
     buf = b""
@@ -128,6 +158,8 @@ def cmd_fetch(a):
         if buf:
             print("extra", len(buf))
         print("end close_notify")
+        if a.answer_close:
+            answer_close(c, a)
     except ssl.SSLError as e:
         print("end alert", e.reason if e.reason else e)
     except (EOFError, ConnectionError) as e:
@@ -238,6 +270,9 @@ def main():
     f.add_argument("--pace", type=float, default=0.0)
     f.add_argument("--timeout", type=float, default=20.0)
     f.add_argument("--out", required=True)
+    f.add_argument("--answer-close", type=float, default=0.0,
+                   help="answer the server's close_notify, then wait this long for it to close")
+    f.add_argument("--pid", type=int, help="the server's pid, for --answer-close")
     f.add_argument("paths", nargs="+")
     s = sub.add_parser("sends")
     s.add_argument("trace")
