@@ -136,7 +136,9 @@ static const char *tls_reason(struct wctx *w, SSL *ssl, int ret, int ssl_err)
 static void conn_close(struct conn *c)
 {
     if (c->ssl != NULL) {
-        /* The close_notify (or an alert) was only gathered: one try. */
+        /* The close_notify (or an alert) was only gathered: one try, and
+         * with the FIN that close() sends in the same segment. */
+        cg_tls_gather_closing(SSL_get_rbio(c->ssl));
         (void)cg_tls_gather_flush(SSL_get_rbio(c->ssl));
         SSL_set_app_data(c->ssl, NULL);
         SSL_free(c->ssl);

@@ -40,6 +40,7 @@ static ssize_t send_gathered(struct cg_tls_gather *g, const void *extra, size_t 
     struct iovec iov[2];
     struct msghdr msg;
     size_t n = 0;
+    const int flags = MSG_NOSIGNAL | ((g->flags & CG_TLS_GATHER_CLOSING) != 0 ? MSG_MORE : 0);
 
     if (g->len > g->off) {
         iov[n].iov_base = g->buf + g->off;
@@ -52,11 +53,11 @@ static ssize_t send_gathered(struct cg_tls_gather *g, const void *extra, size_t 
         n++;
     }
     if (n == 1)
-        return send(g->fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+        return send(g->fd, iov[0].iov_base, iov[0].iov_len, flags);
     memset(&msg, 0, sizeof(msg));
     msg.msg_iov = iov;
     msg.msg_iovlen = n;
-    return sendmsg(g->fd, &msg, MSG_NOSIGNAL);
+    return sendmsg(g->fd, &msg, flags);
 }
 
 static int flush_gathered(struct cg_tls_gather *g)
@@ -270,6 +271,14 @@ int cg_tls_gather_flush(BIO *b)
     struct cg_tls_gather *g = BIO_get_data(b);
 
     return g != NULL ? flush_gathered(g) : CG_OK;
+}
+
+void cg_tls_gather_closing(BIO *b)
+{
+    struct cg_tls_gather *g = BIO_get_data(b);
+
+    if (g != NULL)
+        g->flags |= CG_TLS_GATHER_CLOSING;
 }
 
 size_t cg_tls_gather_pending(BIO *b)

@@ -78,6 +78,8 @@ struct cg_tls_gather {
 
 #define CG_TLS_GATHER_SNIFF     1u
 #define CG_TLS_GATHER_SKIP_READ 2u
+/* Set by cg_tls_gather_closing(), not at creation. */
+#define CG_TLS_GATHER_CLOSING   4u
 
 /* A BIO on socket `fd` (non-blocking; not closed by the BIO), its state in
  * `g` (initialised here; must outlive the BIO). Its buffer comes from `pool`
@@ -92,6 +94,13 @@ BIO *cg_tls_gather_new(struct cg_tls_gather *g, int fd, unsigned flags,
  * full: wait until it is writable and call again) or CG_ERR (errno says
  * why). */
 int cg_tls_gather_flush(BIO *b);
+
+/* The connection's sending side ends right after what is gathered now
+ * (its close_notify): the caller shuts it down or closes the socket as soon
+ * as cg_tls_gather_flush() says CG_OK. From then on sends carry MSG_MORE, so
+ * the kernel keeps the last bytes until the FIN and sends both in one
+ * segment, one packet fewer per connection for both ends to process. */
+void cg_tls_gather_closing(BIO *b);
 
 /* Bytes gathered and not sent yet. */
 size_t cg_tls_gather_pending(BIO *b);

@@ -610,6 +610,7 @@ void cg_tls_shutdown(SSL *ssl)
     ERR_clear_error();
     (void)SSL_shutdown(ssl);
     ERR_clear_error();
+    cg_tls_gather_closing(SSL_get_rbio(ssl));
 }
 
 int cg_tls_flush(SSL *ssl)

@@ -170,7 +170,9 @@ void cg_tls_discard_output(SSL *ssl);
 int cg_tls_first_byte(SSL *ssl);
 
 /* Gathers close_notify without waiting for the peer's (never blocks; it
- * leaves with the next cg_tls_flush). */
+ * leaves with the next cg_tls_flush, together with the FIN when the caller
+ * shuts the socket down or closes it once that flush is done:
+ * cg_tls_gather_closing). */
 void cg_tls_shutdown(SSL *ssl);
 
 /* "TLSv1.3" etc. */
