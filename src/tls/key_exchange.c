@@ -25,7 +25,10 @@
  * compares with EVP_PKEY_eq), 253 bits, 128 security bits, 32 bytes; a new
  * encoded public key replaces the key (its private key goes); X25519 has no
  * domain parameters, so a "parameters" key is an empty one. What X25519 is
- * not (another group name, a key of another length) is refused.
+ * not (another group name, a key of another length) is refused. One
+ * difference: EVP_PKEY_print_params fails on our keys (there is nothing to
+ * print; OpenSSL's text encoder takes a key of another provider only with
+ * its key material).
  *
  * Private keys live in OpenSSL's secure heap (an ordinary allocation unless
  * the process set one up) and are cleansed when freed; so are the copies a
