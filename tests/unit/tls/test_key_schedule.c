@@ -115,7 +115,12 @@ static void test_fetch_provenance(void **state)
 
     /* What site_ctx_new and loadgen give SSL_CTX_new_ex, libssl fetches
      * with: our TLS13-KDF and HMAC. */
-    EVP_KDF *k = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_TLS1_3_KDF, cg_key_schedule_propq());
+    EVP_KDF *k = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_TLS1_3_KDF, cg_provider_propq());
+    assert_non_null(k);
+    assert_string_equal(provider_of_kdf(k), CG_PROVIDER_NAME);
+    EVP_KDF_free(k);
+    /* And with the key exchange's property next to ours, as by default. */
+    k = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_TLS1_3_KDF, CG_KEY_SCHEDULE_PROPQ ",?certgate.x25519=yes");
     assert_non_null(k);
     assert_string_equal(provider_of_kdf(k), CG_PROVIDER_NAME);
     EVP_KDF_free(k);
