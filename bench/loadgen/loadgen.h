@@ -82,6 +82,7 @@ struct lg_opts {
     bool json;
     bool provider_keys;               /* --key-decode provider: OpenSSL's default */
     bool openssl_key_schedule;        /* --key-schedule openssl: OpenSSL's default */
+    bool openssl_key_exchange;        /* --key-exchange openssl: OpenSSL's default */
 };
 
 /* ---- latency histogram: log-linear, microseconds, < 1.6% error --------- */

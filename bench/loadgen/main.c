@@ -24,6 +24,7 @@
 #include "cert/ec_keydecode.h"
 #include "core/common.h"
 #include "loadgen.h"
+#include "tls/key_exchange.h"
 #include "tls/key_schedule.h"
 
 #define MAX_SERVER_PIDS 8
@@ -67,6 +68,10 @@ static void usage(FILE *out)
             "  --key-schedule M       builtin (default): the TLS 1.3 key schedule and\n"
             "                         Finished HMACs by certgate's provider (as the\n"
             "                         server's tls_key_schedule); openssl: OpenSSL's\n"
+            "                         default provider\n"
+            "  --key-exchange M       builtin (default): X25519 key generation and\n"
+            "                         agreement by certgate's provider (as the\n"
+            "                         server's tls_key_exchange); openssl: OpenSSL's\n"
             "                         default provider\n"
             "  --json                 one JSON object instead of text\n"
             "\n"
@@ -151,7 +156,7 @@ static int parse_args(struct run *r, int argc, char **argv)
 {
     enum { O_HOST = 256, O_PORT, O_SNI, O_CERT, O_KEY, O_CA, O_MODE, O_CONC, O_THREADS,
            O_DURATION, O_WARMUP, O_REQUESTS, O_TIMEOUT, O_TLS, O_PATH, O_IDLE, O_PID, O_JSON,
-           O_KEYDEC, O_KEYSCHED, O_HELP };
+           O_KEYDEC, O_KEYSCHED, O_KEYEXCH, O_HELP };
     static const struct option opts[] = {
         {"host", required_argument, NULL, O_HOST},       {"port", required_argument, NULL, O_PORT},
         {"sni", required_argument, NULL, O_SNI},         {"cert", required_argument, NULL, O_CERT},
@@ -164,6 +169,7 @@ static int parse_args(struct run *r, int argc, char **argv)
         {"server-pid", required_argument, NULL, O_PID},  {"json", no_argument, NULL, O_JSON},
         {"key-decode", required_argument, NULL, O_KEYDEC},
         {"key-schedule", required_argument, NULL, O_KEYSCHED},
+        {"key-exchange", required_argument, NULL, O_KEYEXCH},
         {"help", no_argument, NULL, O_HELP},             {NULL, 0, NULL, 0},
     };
     struct lg_opts *o = &r->o;
@@ -278,6 +284,14 @@ static int parse_args(struct run *r, int argc, char **argv)
                 o->openssl_key_schedule = false;
             else if (strcmp(a, "openssl") == 0)
                 o->openssl_key_schedule = true;
+            else
+                goto bad;
+            break;
+        case O_KEYEXCH:
+            if (strcmp(a, "builtin") == 0)
+                o->openssl_key_exchange = false;
+            else if (strcmp(a, "openssl") == 0)
+                o->openssl_key_exchange = true;
             else
                 goto bad;
             break;
@@ -613,6 +627,13 @@ int main(int argc, char **argv)
                                                          : CG_KEY_SCHEDULE_BUILTIN,
                                &err) != CG_OK) {
         fprintf(stderr, "loadgen: --key-schedule builtin: %s (try --key-schedule openssl)\n",
+                err != NULL ? err : "?");
+        goto done;
+    }
+    if (cg_key_exchange_select(r->o.openssl_key_exchange ? CG_KEY_EXCHANGE_OPENSSL
+                                                         : CG_KEY_EXCHANGE_BUILTIN,
+                               &err) != CG_OK) {
+        fprintf(stderr, "loadgen: --key-exchange builtin: %s (try --key-exchange openssl)\n",
                 err != NULL ? err : "?");
         goto done;
     }

@@ -26,7 +26,7 @@
 #include "core/common.h"
 #include "tls/gather.h"
 #include "loadgen.h"
-#include "tls/key_schedule.h"
+#include "tls/provider.h"
 
 enum cstate {
     CS_UNUSED,      /* idle mode: not opened yet */
@@ -581,8 +581,9 @@ static int server_chain_cb(X509_STORE_CTX *x, void *arg)
 static SSL_CTX *client_ctx(struct wctx *w, char *err, size_t err_len)
 {
     const struct lg_opts *o = w->o;
-    /* --key-schedule: certgate's provider for the key schedule, or NULL. */
-    SSL_CTX *ctx = SSL_CTX_new_ex(NULL, cg_key_schedule_propq(), TLS_client_method());
+    /* --key-schedule, --key-exchange: what of certgate's provider the
+     * context prefers (provider.h), or NULL. */
+    SSL_CTX *ctx = SSL_CTX_new_ex(NULL, cg_provider_propq(), TLS_client_method());
     X509_VERIFY_PARAM *vp;
     static const unsigned char alpn[] = "\x08http/1.1";
     unsigned long e;

@@ -26,6 +26,7 @@ extern const struct cg_conf_enum_name cg_conf_on_unknown_names[];
 extern const struct cg_conf_enum_name cg_conf_purpose_names[];
 extern const struct cg_conf_enum_name cg_conf_ec_key_decoding_names[];
 extern const struct cg_conf_enum_name cg_conf_key_schedule_names[];
+extern const struct cg_conf_enum_name cg_conf_key_exchange_names[];
 extern const struct cg_conf_enum_name cg_conf_symlinks_names[];
 extern const struct cg_conf_enum_name cg_conf_handler_names[];
 

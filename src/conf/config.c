@@ -33,6 +33,8 @@ const struct cg_conf_enum_name cg_conf_ec_key_decoding_names[] = {
     {"builtin", CG_EC_KEYS_BUILTIN}, {"provider", CG_EC_KEYS_PROVIDER}, {NULL, 0}};
 const struct cg_conf_enum_name cg_conf_key_schedule_names[] = {
     {"builtin", CG_KEY_SCHEDULE_BUILTIN}, {"openssl", CG_KEY_SCHEDULE_OPENSSL}, {NULL, 0}};
+const struct cg_conf_enum_name cg_conf_key_exchange_names[] = {
+    {"builtin", CG_KEY_EXCHANGE_BUILTIN}, {"openssl", CG_KEY_EXCHANGE_OPENSSL}, {NULL, 0}};
 const struct cg_conf_enum_name cg_conf_purpose_names[] = {
     {"client", CG_PURPOSE_CLIENT}, {"server", CG_PURPOSE_SERVER}, {"any", CG_PURPOSE_ANY},
     {NULL, 0}};
@@ -101,6 +103,10 @@ const char *cg_conf_ec_key_decoding_name(cg_ec_key_decoding_t m)
 const char *cg_conf_key_schedule_name(cg_key_schedule_t m)
 {
     return cg_conf_enum_to_name(cg_conf_key_schedule_names, (int)m);
+}
+const char *cg_conf_key_exchange_name(cg_key_exchange_t m)
+{
+    return cg_conf_enum_to_name(cg_conf_key_exchange_names, (int)m);
 }
 
 static void free_site(struct cg_conf_site *s)

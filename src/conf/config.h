@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 
 #include "cert/ec_keydecode.h"
+#include "tls/key_exchange.h"
 #include "tls/key_schedule.h"
 #include "cert/verdict.h"
 
@@ -200,6 +201,8 @@ struct cg_conf {
                                                applied at start, a reload only warns */
     cg_key_schedule_t key_schedule;         /* `tls_key_schedule:` (builtin); process-wide,
                                                applied at start, a reload only warns */
+    cg_key_exchange_t key_exchange;         /* `tls_key_exchange:` (builtin); process-wide,
+                                               applied at start, a reload only warns */
     struct cg_policy policy;      /* global certificate policy (`revocation:` etc.) */
     struct cg_conf_revocation revocation;   /* global `revocation:` as written */
     struct cg_conf_site *sites;
@@ -266,6 +269,7 @@ const char *cg_conf_on_unknown_name(cg_on_unknown_t o);
 const char *cg_conf_purpose_name(cg_purpose_t p);
 const char *cg_conf_ec_key_decoding_name(cg_ec_key_decoding_t m);   /* "builtin", "provider" */
 const char *cg_conf_key_schedule_name(cg_key_schedule_t m);       /* "builtin", "openssl" */
+const char *cg_conf_key_exchange_name(cg_key_exchange_t m);       /* "builtin", "openssl" */
 const char *cg_conf_handler_name(cg_handler_t h);                /* "static", "certificate-info" */
 
 #endif

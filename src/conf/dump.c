@@ -88,7 +88,7 @@ json_t *cg_conf_to_json(const struct cg_conf *c)
     /* json_pack steals the "o" references, also on failure. */
     json_t *o = json_pack(
         "{s:i, s:s, s:{s:s, s:s}, s:{s:s, s:s}, s:{s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o,"
-        " s:I, s:I, s:o, s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:I, s:I, s:o, s:o, s:o}, s:s, s:o, s:s, s:s, s:s, s:o}",
+        " s:I, s:I, s:o, s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:I, s:I, s:o, s:o, s:o}, s:s, s:o, s:s, s:s, s:s, s:s, s:o}",
         "workers", (int)c->workers, "state_dir", c->state_dir,
         "access_log", "path", c->access_log.path != NULL ? c->access_log.path : "-",
         "format", cg_conf_log_format_name(c->access_log.format),
@@ -118,7 +118,8 @@ json_t *cg_conf_to_json(const struct cg_conf *c)
         "errors", cg_conf_errors_name(c->errors), "revocation", revocation(&c->revocation),
         "client_certificate_purpose", cg_conf_purpose_name(c->purpose),
         "ec_key_decoding", cg_conf_ec_key_decoding_name(c->ec_key_decoding),
-        "tls_key_schedule", cg_conf_key_schedule_name(c->key_schedule), "sites", sites);
+        "tls_key_schedule", cg_conf_key_schedule_name(c->key_schedule),
+        "tls_key_exchange", cg_conf_key_exchange_name(c->key_exchange), "sites", sites);
     if (o != NULL && c->stores != NULL &&
         json_object_set_new(o, "stores", json_string(c->stores)) != 0) {
         json_decref(o);

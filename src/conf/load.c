@@ -976,6 +976,8 @@ static const struct dir top_dirs[] = {
      "builtin", 0},
     {"tls_key_schedule", T_ENUM, TOP(key_schedule), 0, 0, cg_conf_key_schedule_names, NULL,
      "builtin", 0},
+    {"tls_key_exchange", T_ENUM, TOP(key_exchange), 0, 0, cg_conf_key_exchange_names, NULL,
+     "builtin", 0},
     {"admin", T_CUSTOM, 0, 0, 0, 0, NULL, set_admin, NULL, 0},
     {"sites", T_CUSTOM, 0, 0, 0, 0, NULL, set_sites, NULL, DIR_REQUIRED},
 };

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cert/ec_keydecode.h"
+#include "tls/key_exchange.h"
 #include "tls/key_schedule.h"
 #include "core/common.h"
 #include "core/log.h"
@@ -527,6 +528,11 @@ static void reload(struct cg_server *srv)
         cg_log(CG_LOG_WARN, "reload: tls_key_schedule changed from %s to %s: restart to apply",
                cg_key_schedule_name(cg_key_schedule_current()),
                cg_key_schedule_name(conf->key_schedule));
+    /* And who computes the X25519 key exchange (key_exchange.h). */
+    if (conf->key_exchange != cg_key_exchange_current())
+        cg_log(CG_LOG_WARN, "reload: tls_key_exchange changed from %s to %s: restart to apply",
+               cg_key_exchange_name(cg_key_exchange_current()),
+               cg_key_exchange_name(conf->key_exchange));
     if (cg_gen_build(srv, conf, &gen, &err) != CG_OK)
         goto refused;
     gen->id = ++srv->next_gen_id;
@@ -681,7 +687,8 @@ int cg_server_run(struct cg_conf *conf, const struct cg_server_opts *opts, char 
     if (cg_ec_keydecode_select(conf->ec_key_decoding, err) != CG_OK)
         goto done;
     /* Before any SSL_CTX is made: they take its property query. */
-    if (cg_key_schedule_select(conf->key_schedule, err) != CG_OK)
+    if (cg_key_schedule_select(conf->key_schedule, err) != CG_OK ||
+        cg_key_exchange_select(conf->key_exchange, err) != CG_OK)
         goto done;
     if (cg_tls_global_init(err) != CG_OK)
         goto done;

@@ -1,6 +1,7 @@
 /*
  * key_schedule.c: the TLS 1.3 key schedule (RFC 8446 section 7.1) and the
- * Finished HMAC, for SHA-256 and SHA-384, as a small OpenSSL provider.
+ * Finished HMAC, for SHA-256 and SHA-384, as algorithms of certgate's
+ * OpenSSL provider (provider.c).
  *
  * Why: libssl 3.0 derives each of the ~20 secrets of a handshake by
  * fetching the "TLS13-KDF" algorithm, making a context, setting its
@@ -47,10 +48,11 @@
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 #include <openssl/proverr.h>
-#include <openssl/provider.h>
 #include <openssl/sha.h>
 
 #include "core/common.h"
+#include "tls/provider.h"
+#include "tls/provider_internal.h"
 
 /* ---- SHA-2 and HMAC -------------------------------------------------- */
 
@@ -238,8 +240,8 @@ static EVP_MAC *default_mac;
 /*
  * Whether a digest parameter d (with its property query q; either may be
  * NULL) names what the fast path does not serve. A query is ours when empty
- * or CG_KEY_SCHEDULE_PROPQ: libssl passes its SSL_CTX's query on to the
- * Finished HMAC, and any other query could select a different SHA-2
+ * or one cg_provider_propq makes: libssl passes its SSL_CTX's query on to
+ * the Finished HMAC, and any other query could select a different SHA-2
  * implementation (FIPS), which only the default provider's code would honour.
  */
 static bool digest_not_ours(const OSSL_PARAM *d, const OSSL_PARAM *q)
@@ -252,7 +254,7 @@ static bool digest_not_ours(const OSSL_PARAM *d, const OSSL_PARAM *q)
     if (q == NULL)
         return false;
     return q->data_type != OSSL_PARAM_UTF8_STRING || q->data == NULL ||
-           (((const char *)q->data)[0] != '\0' && strcmp(q->data, CG_KEY_SCHEDULE_PROPQ) != 0);
+           (((const char *)q->data)[0] != '\0' && !cg_provider_propq_is_ours(q->data));
 }
 
 /*
@@ -618,7 +620,7 @@ static const OSSL_PARAM *kdf_gettable_ctx_params(void *vctx, void *provctx)
     return gettable;
 }
 
-static const OSSL_DISPATCH kdf_functions[] = {
+const OSSL_DISPATCH cg_key_schedule_kdf_functions[] = {
     {OSSL_FUNC_KDF_NEWCTX, (void (*)(void))kdf_new},
     {OSSL_FUNC_KDF_FREECTX, (void (*)(void))kdf_free},
     {OSSL_FUNC_KDF_RESET, (void (*)(void))kdf_reset},
@@ -855,7 +857,7 @@ static const OSSL_PARAM *mac_gettable_ctx_params(void *vctx, void *provctx)
     return gettable;
 }
 
-static const OSSL_DISPATCH mac_functions[] = {
+const OSSL_DISPATCH cg_key_schedule_mac_functions[] = {
     {OSSL_FUNC_MAC_NEWCTX, (void (*)(void))mac_new},
     {OSSL_FUNC_MAC_DUPCTX, (void (*)(void))mac_dup},
     {OSSL_FUNC_MAC_FREECTX, (void (*)(void))mac_free},
@@ -869,52 +871,22 @@ static const OSSL_DISPATCH mac_functions[] = {
     {0, NULL},
 };
 
-/* ---- the provider ------------------------------------------------------ */
-
-static const OSSL_ALGORITHM provider_kdfs[] = {
-    {OSSL_KDF_NAME_TLS1_3_KDF, CG_KEY_SCHEDULE_PROP, kdf_functions,
-     "TLS 1.3 key schedule, SHA-256 and SHA-384 (certgate)"},
-    {NULL, NULL, NULL, NULL},
-};
-static const OSSL_ALGORITHM provider_macs[] = {
-    {OSSL_MAC_NAME_HMAC, CG_KEY_SCHEDULE_PROP, mac_functions,
-     "HMAC, SHA-256 and SHA-384 (certgate)"},
-    {NULL, NULL, NULL, NULL},
-};
-
-static const OSSL_ALGORITHM *provider_query(void *provctx, int operation_id, int *no_cache)
-{
-    (void)provctx;
-    *no_cache = 0;
-    switch (operation_id) {
-    case OSSL_OP_KDF:
-        return provider_kdfs;
-    case OSSL_OP_MAC:
-        return provider_macs;
-    default:
-        return NULL;
-    }
-}
-
-static const OSSL_DISPATCH provider_functions[] = {
-    {OSSL_FUNC_PROVIDER_QUERY_OPERATION, (void (*)(void))provider_query},
-    {0, NULL},
-};
-
-static int provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
-                         const OSSL_DISPATCH **out, void **provctx)
-{
-    (void)in;
-    *out = provider_functions;
-    *provctx = (void *)handle;
-    return 1;
-}
-
 /* ---- selection ---------------------------------------------------------- */
 
 static cg_key_schedule_t current = CG_KEY_SCHEDULE_OPENSSL;
-static OSSL_PROVIDER *default_prov, *our_prov;   /* loaded for the process's life */
-static bool builtin_added;
+
+int cg_key_schedule_prepare(char **err)
+{
+    if (default_kdf == NULL)
+        default_kdf = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_TLS1_3_KDF, "provider=default");
+    if (default_mac == NULL)
+        default_mac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, "provider=default");
+    if (default_kdf == NULL || default_mac == NULL) {
+        cg_set_err(err, "tls key schedule: the default provider has no TLS13-KDF or HMAC");
+        return CG_ERR;
+    }
+    return CG_OK;
+}
 
 const char *cg_key_schedule_name(cg_key_schedule_t mode)
 {
@@ -931,44 +903,9 @@ const char *cg_key_schedule_propq(void)
     return current == CG_KEY_SCHEDULE_BUILTIN ? CG_KEY_SCHEDULE_PROPQ : NULL;
 }
 
-static int load_providers(char **err)
-{
-    if (our_prov != NULL)
-        return CG_OK;
-    /* Loading a provider explicitly turns off the automatic loading of
-     * "default" in that library context: it is loaded first, by name. */
-    if (default_prov == NULL && (default_prov = OSSL_PROVIDER_load(NULL, "default")) == NULL) {
-        cg_set_err(err, "tls key schedule: cannot load OpenSSL's default provider");
-        goto fail;
-    }
-    if (!builtin_added) {
-        if (!OSSL_PROVIDER_add_builtin(NULL, CG_KEY_SCHEDULE_PROVIDER, provider_init)) {
-            cg_set_err(err, "tls key schedule: cannot register the provider");
-            goto fail;
-        }
-        builtin_added = true;
-    }
-    if (default_kdf == NULL)
-        default_kdf = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_TLS1_3_KDF, "provider=default");
-    if (default_mac == NULL)
-        default_mac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, "provider=default");
-    if (default_kdf == NULL || default_mac == NULL) {
-        cg_set_err(err, "tls key schedule: the default provider has no TLS13-KDF or HMAC");
-        goto fail;
-    }
-    if ((our_prov = OSSL_PROVIDER_load(NULL, CG_KEY_SCHEDULE_PROVIDER)) == NULL) {
-        cg_set_err(err, "tls key schedule: cannot load the provider");
-        goto fail;
-    }
-    return CG_OK;
-fail:
-    ERR_clear_error();
-    return CG_ERR;
-}
-
 int cg_key_schedule_select(cg_key_schedule_t mode, char **err)
 {
-    if (mode == CG_KEY_SCHEDULE_BUILTIN && load_providers(err) != CG_OK)
+    if (mode == CG_KEY_SCHEDULE_BUILTIN && cg_provider_load(err) != CG_OK)
         return CG_ERR;
     current = mode;
     return CG_OK;

@@ -11,22 +11,22 @@
  *                            default provider (bench/README.md).
  *   CG_KEY_SCHEDULE_OPENSSL  OpenSSL's default provider, OpenSSL's default.
  *
- * The provider offers its algorithms under the property CG_KEY_SCHEDULE_PROP;
- * only an SSL_CTX made with SSL_CTX_new_ex(NULL, cg_key_schedule_propq(), ..)
- * prefers them. Every other fetch of the process (property query NULL) keeps
- * getting the default provider's, and the optional query selects nothing
- * else of ours (we offer nothing else), so ciphers, signatures, key exchange
- * and digests of those contexts come from the default provider as before.
+ * The provider (provider.h) offers its TLS13-KDF and HMAC under the
+ * property CG_KEY_SCHEDULE_PROP; only an SSL_CTX made with
+ * SSL_CTX_new_ex(NULL, cg_provider_propq(), ..) prefers them. Every other
+ * fetch of the process (property query NULL) keeps getting the default
+ * provider's, and the optional query selects nothing else of ours but what
+ * tls_key_exchange chose (key_exchange.h), so ciphers, signatures and
+ * digests of those contexts come from the default provider as before.
  * Any digest other than SHA-256 and SHA-384, and any parameter the fast path
  * does not handle (HMAC's tls-data-size for TLS 1.2 CBC records, a property
  * query of someone else's), is handed to the default provider's own
  * implementation, so selecting builtin changes no result.
  *
  * Process-wide: call cg_key_schedule_select() at start-up, before threads.
- * Selecting builtin loads the "default" provider explicitly first (loading
- * any provider disables OpenSSL's automatic loading of "default"), then
- * ours; both stay loaded for the life of the process. Selecting openssl
- * afterwards is allowed: contexts made from then on use a NULL query.
+ * Selecting builtin loads the providers (cg_provider_load); they stay
+ * loaded for the life of the process. Selecting openssl afterwards is
+ * allowed: contexts made from then on do not prefer our key schedule.
  */
 #ifndef CG_TLS_KEY_SCHEDULE_H
 #define CG_TLS_KEY_SCHEDULE_H
@@ -36,8 +36,7 @@ typedef enum {
     CG_KEY_SCHEDULE_OPENSSL = 1,
 } cg_key_schedule_t;
 
-/* The provider's name, and the property its algorithms carry. */
-#define CG_KEY_SCHEDULE_PROVIDER "certgate-key-schedule"
+/* The property our TLS13-KDF and HMAC carry. */
 #define CG_KEY_SCHEDULE_PROP     "certgate.fast=yes"
 /* The property query that prefers them and excludes nothing. */
 #define CG_KEY_SCHEDULE_PROPQ    "?" CG_KEY_SCHEDULE_PROP
@@ -50,8 +49,8 @@ const char *cg_key_schedule_name(cg_key_schedule_t mode);
 int cg_key_schedule_select(cg_key_schedule_t mode, char **err);
 /* The mode in force (openssl until builtin was selected). */
 cg_key_schedule_t cg_key_schedule_current(void);
-/* The property query for SSL_CTX_new_ex: CG_KEY_SCHEDULE_PROPQ under
- * builtin, NULL under openssl. */
+/* This choice's part of the property query (cg_provider_propq() is the
+ * whole): CG_KEY_SCHEDULE_PROPQ under builtin, NULL under openssl. */
 const char *cg_key_schedule_propq(void);
 
 #endif

@@ -12,7 +12,7 @@
 
 #include "core/common.h"
 #include "tls/gather.h"
-#include "tls/key_schedule.h"
+#include "tls/provider.h"
 #include "tls/session_cache.h"
 
 /* TLS 1.2 suites: forward secrecy and AEAD only. */
@@ -353,9 +353,10 @@ static SSL_CTX *site_ctx_new(struct cg_tls_listener *tl, const struct cg_conf *c
                              const struct cg_tls_opts *opts, char **err)
 {
     const struct cg_conf_binding *b = ls->binding;
-    /* The process's key-schedule choice (key_schedule.h): a property query
-     * that prefers certgate's TLS13-KDF and HMAC, or NULL. */
-    SSL_CTX *ctx = SSL_CTX_new_ex(NULL, cg_key_schedule_propq(), TLS_server_method());
+    /* The process's tls_key_schedule and tls_key_exchange choices
+     * (provider.h): a property query that prefers certgate's TLS13-KDF and
+     * HMAC, X25519, both, or NULL. */
+    SSL_CTX *ctx = SSL_CTX_new_ex(NULL, cg_provider_propq(), TLS_server_method());
 
     ERR_clear_error();
     if (ctx == NULL) {

@@ -79,6 +79,7 @@ static void test_defaults(void **state)
     assert_int_equal(c->purpose, CG_PURPOSE_CLIENT);
     assert_int_equal(c->ec_key_decoding, CG_EC_KEYS_BUILTIN);
     assert_int_equal(c->key_schedule, CG_KEY_SCHEDULE_BUILTIN);
+    assert_int_equal(c->key_exchange, CG_KEY_EXCHANGE_BUILTIN);
     assert_int_equal(c->limits.header_bytes, 16384);
     assert_int_equal(c->limits.headers, 100);
     assert_int_equal(c->limits.body_bytes, 10485760);
@@ -206,6 +207,8 @@ static const struct good_case good_cases[] = {
     {"ec_key_decoding: builtin", AT(ec_key_decoding), CG_EC_KEYS_BUILTIN},
     {"tls_key_schedule: openssl", AT(key_schedule), CG_KEY_SCHEDULE_OPENSSL},
     {"tls_key_schedule: builtin", AT(key_schedule), CG_KEY_SCHEDULE_BUILTIN},
+    {"tls_key_exchange: openssl", AT(key_exchange), CG_KEY_EXCHANGE_OPENSSL},
+    {"tls_key_exchange: builtin", AT(key_exchange), CG_KEY_EXCHANGE_BUILTIN},
     {"revocation: {mode: crl}", AT(revocation.mode), CG_CONF_REVOCATION_CRL},
     {"revocation: {mode: crl}", AT(policy.revocation), CG_REVOCATION_CRL},
     {"revocation: {mode: ocsp}", AT(revocation.mode), CG_CONF_REVOCATION_OCSP},
@@ -450,6 +453,10 @@ static const struct bad_case bad_cases[] = {
      "t.yaml:1:18: ec_key_decoding: expected one of builtin | provider; got 'legacy'"},
     {"tls_key_schedule: provider\n" MIN_SITES,
      "t.yaml:1:19: tls_key_schedule: expected one of builtin | openssl; got 'provider'"},
+    {"tls_key_exchange: fast\n" MIN_SITES,
+     "t.yaml:1:19: tls_key_exchange: expected one of builtin | openssl; got 'fast'"},
+    {"tls_key_exchange: [builtin]\n" MIN_SITES,
+     "t.yaml:1:19: tls_key_exchange: expected one of builtin | openssl; got a sequence"},
     {"revocation: {mode: ocsp-crl}\n" MIN_SITES,
      "t.yaml:1:20: revocation.mode: expected one of off | crl | ocsp | ocsp+crl; got 'ocsp-crl' (did you mean 'ocsp+crl'?)"},
     {"revocation: {scope: root}\n" MIN_SITES,
@@ -478,7 +485,7 @@ static const struct bad_case bad_cases[] = {
     {"worker: 2\n" MIN_SITES,
      "t.yaml:1:1: unknown key 'worker' (did you mean 'workers'?); valid keys: workers, stores, "
      "state_dir, access_log, error_log, limits, errors, revocation, client_certificate_purpose, ec_key_decoding, "
-     "tls_key_schedule, admin, sites"},
+     "tls_key_schedule, tls_key_exchange, admin, sites"},
     {"listen: ':80'\n" MIN_SITES, "t.yaml:1:1: unknown key 'listen'; valid keys: *"},
     {"workers: 2\nworkers: 3\n" MIN_SITES,
      "t.yaml:2:1: duplicate key 'workers' (first set at line 1, column 10)"},

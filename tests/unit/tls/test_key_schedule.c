@@ -30,6 +30,7 @@
 #include "core/common.h"
 #include "testutil.h"
 #include "tls/key_schedule.h"
+#include "tls/provider.h"
 
 static EVP_KDF *ours_kdf, *openssl_kdf;
 static EVP_MAC *ours_mac, *openssl_mac;
@@ -72,10 +73,10 @@ static void test_fetch_provenance(void **state)
     (void)state;
     assert_int_equal(cg_key_schedule_current(), CG_KEY_SCHEDULE_BUILTIN);
     assert_string_equal(cg_key_schedule_propq(), CG_KEY_SCHEDULE_PROPQ);
-    assert_string_equal(provider_of_kdf(ours_kdf), CG_KEY_SCHEDULE_PROVIDER);
+    assert_string_equal(provider_of_kdf(ours_kdf), CG_PROVIDER_NAME);
     assert_string_equal(provider_of_kdf(openssl_kdf), "default");
     assert_string_equal(OSSL_PROVIDER_get0_name(EVP_MAC_get0_provider(ours_mac)),
-                        CG_KEY_SCHEDULE_PROVIDER);
+                        CG_PROVIDER_NAME);
     assert_string_equal(OSSL_PROVIDER_get0_name(EVP_MAC_get0_provider(openssl_mac)), "default");
 
     /* Everything else an SSL_CTX with our query fetches stays the default
@@ -114,9 +115,14 @@ static void test_fetch_provenance(void **state)
 
     /* What site_ctx_new and loadgen give SSL_CTX_new_ex, libssl fetches
      * with: our TLS13-KDF and HMAC. */
-    EVP_KDF *k = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_TLS1_3_KDF, cg_key_schedule_propq());
+    EVP_KDF *k = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_TLS1_3_KDF, cg_provider_propq());
     assert_non_null(k);
-    assert_string_equal(provider_of_kdf(k), CG_KEY_SCHEDULE_PROVIDER);
+    assert_string_equal(provider_of_kdf(k), CG_PROVIDER_NAME);
+    EVP_KDF_free(k);
+    /* And with the key exchange's property next to ours, as by default. */
+    k = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_TLS1_3_KDF, CG_KEY_SCHEDULE_PROPQ ",?certgate.x25519=yes");
+    assert_non_null(k);
+    assert_string_equal(provider_of_kdf(k), CG_PROVIDER_NAME);
     EVP_KDF_free(k);
 }
 
