@@ -17,7 +17,10 @@
  * Key generation: EVP_PKEY_CTX_new_from_name("X25519", query), keygen_init,
  * set_group_name, keygen (libssl's own share). Agreement: a context on the
  * private key, derive_init, set_peer (with the public-key check libssl's
- * EVP_PKEY_derive_set_peer runs), derive into 32 bytes.
+ * EVP_PKEY_derive_set_peer runs), derive into 32 bytes, the same two keys
+ * every time. Exchange: what one side of a handshake does, with fresh keys
+ * every time: key generation, the peer's share set into a new key
+ * (EVP_PKEY_copy_parameters, EVP_PKEY_set1_encoded_public_key), agreement.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,11 +71,37 @@ __attribute__((noinline)) static void derive(EVP_PKEY *own, EVP_PKEY *peer, cons
     EVP_PKEY_CTX_free(ctx);
 }
 
+/* One side of a handshake's exchange, as libssl makes it: a fresh key pair,
+ * the peer's share decoded into a key of the same type, the agreement. No
+ * key is reused, so nothing a key caches (an export to another provider)
+ * is reused either. */
+__attribute__((noinline)) static void exchange(const unsigned char *share, size_t share_len,
+                                               const char *propq)
+{
+    EVP_PKEY *own = keygen(propq), *peer = EVP_PKEY_new();
+
+    if (peer == NULL || EVP_PKEY_copy_parameters(peer, own) != 1 ||
+        EVP_PKEY_set1_encoded_public_key(peer, share, share_len) != 1) {
+        fprintf(stderr, "kx-cost: the peer's share was refused\n");
+        exit(1);
+    }
+    derive(own, peer, propq);
+    EVP_PKEY_free(peer);
+    EVP_PKEY_free(own);
+}
+
 /* Least CPU time per call over five rounds of n calls. */
 static void measure(const char *label, const char *propq, long n)
 {
-    double best_gen = 1e30, best_derive = 1e30;
+    double best_gen = 1e30, best_derive = 1e30, best_exchange = 1e30;
     EVP_PKEY *peer = keygen(propq), *own = keygen(propq);
+    unsigned char *share = NULL;
+    size_t share_len = EVP_PKEY_get1_encoded_public_key(peer, &share);
+
+    if (share_len == 0) {
+        fprintf(stderr, "kx-cost: no encoded public key\n");
+        exit(1);
+    }
 
     printf("%-8s provider %s\n", label,
            OSSL_PROVIDER_get0_name(EVP_PKEY_get0_provider(own)));
@@ -84,12 +113,19 @@ static void measure(const char *label, const char *propq, long n)
         for (long i = 0; i < n; i++)
             derive(own, peer, propq);
         double t2 = thread_cpu_us();
+        for (long i = 0; i < n; i++)
+            exchange(share, share_len, propq);
+        double t3 = thread_cpu_us();
         if ((t1 - t0) / (double)n < best_gen)
             best_gen = (t1 - t0) / (double)n;
         if ((t2 - t1) / (double)n < best_derive)
             best_derive = (t2 - t1) / (double)n;
+        if ((t3 - t2) / (double)n < best_exchange)
+            best_exchange = (t3 - t2) / (double)n;
     }
-    printf("%-8s keygen %.1f us/call, derive %.1f us/call\n", label, best_gen, best_derive);
+    printf("%-8s keygen %.1f us/call, derive %.1f us/call, exchange (fresh keys) %.1f us/call\n",
+           label, best_gen, best_derive, best_exchange);
+    OPENSSL_free(share);
     EVP_PKEY_free(own);
     EVP_PKEY_free(peer);
 }
