@@ -1,7 +1,9 @@
 /*
  * kx-cost: what one X25519 key generation and one key agreement cost
- * through EVP, as libssl makes them, with certgate's provider
- * (tls_key_exchange: builtin) and with OpenSSL's default provider.
+ * through EVP, as libssl makes them, with tls_key_exchange: builtin
+ * (certgate's provider generates the keys; the agreement is the default
+ * provider's, which takes our keys by export, once per key) and with
+ * OpenSSL's default provider alone.
  *
  *   kx-cost [N [builtin|openssl]]   N calls of each (default 2000), with
  *                                   both providers or the one named
@@ -18,9 +20,12 @@
  * set_group_name, keygen (libssl's own share). Agreement: a context on the
  * private key, derive_init, set_peer (with the public-key check libssl's
  * EVP_PKEY_derive_set_peer runs), derive into 32 bytes, the same two keys
- * every time. Exchange: what one side of a handshake does, with fresh keys
- * every time: key generation, the peer's share set into a new key
- * (EVP_PKEY_copy_parameters, EVP_PKEY_set1_encoded_public_key), agreement.
+ * every time (so with builtin, after the first call, the keys' copies in
+ * the default provider are reused: the agreement alone). Exchange: what
+ * one side of a handshake does, with fresh keys every time: key
+ * generation, the peer's share set into a new key
+ * (EVP_PKEY_copy_parameters, EVP_PKEY_set1_encoded_public_key), agreement
+ * (with builtin, both keys' exports included).
  */
 #include <stdio.h>
 #include <stdlib.h>

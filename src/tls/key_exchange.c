@@ -1,23 +1,35 @@
 /*
- * key_exchange.c: X25519 (RFC 7748) key generation and key agreement for
- * libssl, as a KEYMGMT "X25519" and a KEYEXCH "X25519" of certgate's
- * provider (provider.c), computed by x25519.h (key_exchange.h says why).
+ * key_exchange.c: X25519 (RFC 7748) keys for libssl, as a KEYMGMT "X25519"
+ * of certgate's provider (provider.c), generated with x25519.h's
+ * fixed-base multiplication (key_exchange.h says why). The agreement is
+ * not served here: it stays the default provider's.
  *
- * What libssl 3.0 does with the X25519 group, and so what is served here:
- *  - its own share: EVP_PKEY_CTX_new_from_name("X25519", the SSL_CTX's
- *    query), keygen_init, set_group_name, keygen; then
- *    EVP_PKEY_get1_encoded_public_key. A server (and a TLS 1.2 client)
- *    generates its share from the peer's key as a template instead
+ * What libssl 3.0 does with the X25519 group, under the SSL_CTX's query:
+ *  - its own share: EVP_PKEY_CTX_new_from_name("X25519", query), which
+ *    fetches this KEYMGMT; keygen_init, set_group_name, keygen (gen
+ *    below); then EVP_PKEY_get1_encoded_public_key. A server (and a TLS 1.2
+ *    client) generates its share from the peer's key as a template instead
  *    (EVP_PKEY_CTX_new_from_pkey, keygen).
  *  - the peer's share: a key of parameters only (paramgen, or EVP_PKEY_new
- *    and EVP_PKEY_copy_parameters, which dups its own key's parameters),
- *    then EVP_PKEY_set1_encoded_public_key.
- *  - the agreement: EVP_PKEY_CTX_new_from_pkey on its key, derive_init,
- *    EVP_PKEY_derive_set_peer (which first runs EVP_PKEY_public_check on
- *    the peer's key, through this KEYMGMT's validate), derive. An all-zero
- *    result fails the derive; libssl then ends the handshake with an alert.
- * The KEYEXCH is fetched with the SSL_CTX's query too; coming from the
- * provider of the KEYMGMT, it takes our keys as they are (no export).
+ *    and EVP_PKEY_copy_parameters, which dups its own key's parameters:
+ *    an empty key of ours), then EVP_PKEY_set1_encoded_public_key, which
+ *    decodes the share into that key (key_set_params).
+ *  - the agreement: EVP_PKEY_CTX_new_from_pkey on its own key,
+ *    derive_init, which fetches the KEYEXCH "X25519": we offer none, so it
+ *    is the default provider's (its assembly; bench/README.md has the
+ *    figures). EVP then exports our key (key_export) and imports it into
+ *    the default provider's KEYMGMT, once per key (the copy is cached in
+ *    the EVP_PKEY). EVP_PKEY_derive_set_peer first runs
+ *    EVP_PKEY_public_check on the peer's key under the same query, so
+ *    through this KEYMGMT's validate, then moves the peer's key across the
+ *    same way. Our export gives both the raw public and the raw private
+ *    key, and OpenSSL 3.0's import of X25519 keys (ecx_import,
+ *    ossl_ecx_key_fromdata) takes a public key it is given as it is and
+ *    computes one from the private key only when none is given: the
+ *    default provider never recomputes our public keys. Its derive refuses
+ *    an all-zero shared secret (a peer key of small order: RFC 8446,
+ *    section 7.4.2) and libssl ends the handshake with an alert.
+ * So export and import are on every handshake's path, not a convenience.
  *
  * Keys behave as the default provider's X25519 keys do, function for
  * function: the raw public and private keys import and export (so a key
@@ -31,8 +43,7 @@
  * its key material).
  *
  * Private keys live in OpenSSL's secure heap (an ordinary allocation unless
- * the process set one up) and are cleansed when freed; so are the copies a
- * key-agreement context keeps.
+ * the process set one up) and are cleansed when freed.
  */
 #include "tls/key_exchange.h"
 
@@ -152,7 +163,8 @@ static int key_match(const void *vkey1, const void *vkey2, int selection)
 /*
  * What is selected is there; for a key pair, the public key is the private
  * key's. Any 32 bytes are a public key (RFC 7748): as with the default
- * provider, a key of small order passes here and fails the agreement.
+ * provider, a key of small order passes here (EVP_PKEY_derive_set_peer's
+ * check of the peer's share) and fails the default provider's derive.
  */
 static int key_validate(const void *vkey, int selection, int checktype)
 {
@@ -218,7 +230,11 @@ static int key_import(void *vkey, int selection, const OSSL_PARAM params[])
 }
 
 /* What is selected and present; an empty list for a key with none (which
- * an importer makes an empty key of, as a key of parameters is). */
+ * an importer makes an empty key of, as a key of parameters is). Every
+ * agreement goes through here: EVP moves our key pair and the peer's
+ * public key to the default provider's KEYMGMT with it (selection: all),
+ * and a public key that comes with the private key is not recomputed
+ * there. */
 static int key_export(void *vkey, int selection, OSSL_CALLBACK *cb, void *cbarg)
 {
     struct x25519_key *k = vkey;
@@ -446,107 +462,6 @@ const OSSL_DISPATCH cg_key_exchange_keymgmt_functions[] = {
     {0, NULL},
 };
 
-/* ---- key agreement ------------------------------------------------------- */
-
-/* The keys are copied in (the context may outlive neither, but a duplicate
- * must not share them). */
-struct x25519_exchange {
-    bool has_private, has_peer;
-    uint8_t private_key[KEY_BYTES];
-    uint8_t peer[KEY_BYTES];
-};
-
-static void *exch_new(void *provctx)
-{
-    (void)provctx;
-    return OPENSSL_secure_zalloc(sizeof(struct x25519_exchange));
-}
-
-static void exch_free(void *vctx)
-{
-    OPENSSL_secure_clear_free(vctx, sizeof(struct x25519_exchange));
-}
-
-static void *exch_dup(void *vctx)
-{
-    struct x25519_exchange *dst = OPENSSL_secure_malloc(sizeof(*dst));
-
-    if (dst != NULL)
-        memcpy(dst, vctx, sizeof(*dst));
-    return dst;
-}
-
-/* A key without its private half is taken, as the default provider takes
- * it; the derive then fails. */
-static int exch_init(void *vctx, void *vkey, const OSSL_PARAM params[])
-{
-    struct x25519_exchange *x = vctx;
-    const struct x25519_key *k = vkey;
-
-    (void)params;
-    if (x == NULL || k == NULL) {
-        ERR_raise(ERR_LIB_PROV, PROV_R_NO_KEY_SET);
-        return 0;
-    }
-    x->has_private = k->private_key != NULL;
-    if (x->has_private)
-        memcpy(x->private_key, k->private_key, KEY_BYTES);
-    else
-        OPENSSL_cleanse(x->private_key, KEY_BYTES);
-    return 1;
-}
-
-static int exch_set_peer(void *vctx, void *vkey)
-{
-    struct x25519_exchange *x = vctx;
-    const struct x25519_key *k = vkey;
-
-    if (x == NULL || k == NULL || !k->has_public) {
-        ERR_raise(ERR_LIB_PROV, PROV_R_NOT_A_PUBLIC_KEY);
-        return 0;
-    }
-    memcpy(x->peer, k->public_key, KEY_BYTES);
-    x->has_peer = true;
-    return 1;
-}
-
-static int exch_derive(void *vctx, unsigned char *secret, size_t *secretlen, size_t outlen)
-{
-    struct x25519_exchange *x = vctx;
-
-    if (!x->has_private || !x->has_peer) {
-        ERR_raise(ERR_LIB_PROV, PROV_R_MISSING_KEY);
-        return 0;
-    }
-    if (secret == NULL) {
-        *secretlen = KEY_BYTES;
-        return 1;
-    }
-    if (outlen < KEY_BYTES) {
-        ERR_raise(ERR_LIB_PROV, PROV_R_OUTPUT_BUFFER_TOO_SMALL);
-        return 0;
-    }
-    /* A peer key of small order gives all zeros: refused (RFC 8446,
-     * section 7.4.2; RFC 7748, section 6.1). */
-    if (!cg_x25519_shared_secret(secret, x->private_key, x->peer)) {
-        OPENSSL_cleanse(secret, KEY_BYTES);
-        ERR_raise(ERR_LIB_PROV, PROV_R_FAILED_DURING_DERIVATION);
-        return 0;
-    }
-    *secretlen = KEY_BYTES;
-    return 1;
-}
-
-const OSSL_DISPATCH cg_key_exchange_keyexch_functions[] = {
-    {OSSL_FUNC_KEYEXCH_NEWCTX, (void (*)(void))exch_new},
-    {OSSL_FUNC_KEYEXCH_INIT, (void (*)(void))exch_init},
-    {OSSL_FUNC_KEYEXCH_SET_PEER, (void (*)(void))exch_set_peer},
-    {OSSL_FUNC_KEYEXCH_DERIVE, (void (*)(void))exch_derive},
-    {OSSL_FUNC_KEYEXCH_FREECTX, (void (*)(void))exch_free},
-    {OSSL_FUNC_KEYEXCH_DUPCTX, (void (*)(void))exch_dup},
-    {0, NULL},
-};
-
 /* ---- the TLS group --------------------------------------------------------- */
 
 /* The default provider's entry for X25519, word for word: x25519 is group
@@ -581,8 +496,9 @@ int cg_key_exchange_prepare(char **err)
     EVP_KEYEXCH *kx = EVP_KEYEXCH_fetch(NULL, "X25519", "provider=default");
     int rc = km != NULL && kx != NULL ? CG_OK : CG_ERR;
 
-    /* The fetches registered them in the method store (which keeps them),
-     * ahead of ours. */
+    /* The fetches registered them in the method store (which keeps them):
+     * the KEYMGMT ahead of ours, so that a fetch with no query keeps getting
+     * it; the KEYEXCH is the one every agreement of our keys uses. */
     if (rc != CG_OK)
         cg_set_err(err, "tls key exchange: the default provider has no X25519");
     EVP_KEYMGMT_free(km);

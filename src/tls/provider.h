@@ -7,7 +7,7 @@
  * own so that each is chosen on its own:
  *
  *   TLS13-KDF, HMAC            CG_KEY_SCHEDULE_PROP  tls_key_schedule  (key_schedule.h)
- *   X25519 KEYMGMT, KEYEXCH    CG_KEY_EXCHANGE_PROP  tls_key_exchange  (key_exchange.h)
+ *   X25519 KEYMGMT             CG_KEY_EXCHANGE_PROP  tls_key_exchange  (key_exchange.h)
  *
  * A context made with SSL_CTX_new_ex(NULL, cg_provider_propq(), ..) prefers
  * the groups chosen; every other fetch of the process (property query NULL)

@@ -3,7 +3,7 @@
  * share among themselves; nothing outside src/tls/ includes it.
  *
  *   key_schedule.c  TLS13-KDF and HMAC
- *   key_exchange.c  X25519 KEYMGMT and KEYEXCH, and the TLS group
+ *   key_exchange.c  X25519 KEYMGMT and the TLS group
  */
 #ifndef CG_TLS_PROVIDER_INTERNAL_H
 #define CG_TLS_PROVIDER_INTERNAL_H
@@ -16,7 +16,6 @@
 extern const OSSL_DISPATCH cg_key_schedule_kdf_functions[];
 extern const OSSL_DISPATCH cg_key_schedule_mac_functions[];
 extern const OSSL_DISPATCH cg_key_exchange_keymgmt_functions[];
-extern const OSSL_DISPATCH cg_key_exchange_keyexch_functions[];
 
 /* The "TLS-GROUP" capability entry of X25519 (provider-base(7)). */
 extern const OSSL_PARAM cg_key_exchange_tls_group[];

@@ -1,5 +1,7 @@
 /*
- * x25519.c: X25519 (RFC 7748) for certgate's key-exchange provider.
+ * x25519.c: the X25519 (RFC 7748) public key of a private key, for
+ * certgate's key-exchange provider (key_exchange.c generates its key pairs
+ * with it; the agreement is the default provider's).
  *
  * Field elements of GF(2^255 - 19) are five 51-bit limbs in 64-bit words;
  * products go through unsigned __int128. Every function of this file takes
@@ -11,8 +13,7 @@
  * the twisted Edwards curve birationally equivalent to Curve25519, with a
  * table of small multiples of the base point: 64 additions and 4 doublings
  * instead of the 255 ladder steps a variable point needs, then converted to
- * the Montgomery u-coordinate (u = (1 + y) / (1 - y)). The shared secret is
- * RFC 7748's Montgomery ladder.
+ * the Montgomery u-coordinate (u = (1 + y) / (1 - y)).
  *
  * The table (32 rows x 8 multiples, affine, about 30 KB) is computed once per
  * process, on first use, from the base point; nothing here is secret.
@@ -64,22 +65,6 @@ static void fe_sub(fe *r, const fe *a, const fe *b)
     for (int i = 1; i < 5; i++)
         r->v[i] = (a->v[i] + UINT64_C(0x1ffffffffffffc)) - b->v[i];
     fe_carry(r);
-}
-
-/* Without the carry pass, for operands that go straight into a product:
- * loosely reduced inputs give limbs below 2^54, which fe_mul and fe_sq
- * accept. */
-static void fe_add_lazy(fe *r, const fe *a, const fe *b)
-{
-    for (int i = 0; i < 5; i++)
-        r->v[i] = a->v[i] + b->v[i];
-}
-
-static void fe_sub_lazy(fe *r, const fe *a, const fe *b)
-{
-    r->v[0] = (a->v[0] + UINT64_C(0x1fffffffffffb4)) - b->v[0];
-    for (int i = 1; i < 5; i++)
-        r->v[i] = (a->v[i] + UINT64_C(0x1ffffffffffffc)) - b->v[i];
 }
 
 static void fe_neg(fe *r, const fe *a)
@@ -226,16 +211,6 @@ static void fe_cmov(fe *r, const fe *b, uint64_t mask)
 {
     for (int i = 0; i < 5; i++)
         r->v[i] ^= mask & (r->v[i] ^ b->v[i]);
-}
-
-/* Exchanges a and b when mask is all ones. */
-static void fe_cswap(fe *a, fe *b, uint64_t mask)
-{
-    for (int i = 0; i < 5; i++) {
-        uint64_t x = mask & (a->v[i] ^ b->v[i]);
-        a->v[i] ^= x;
-        b->v[i] ^= x;
-    }
 }
 
 /* ---- the base-point multiplication, on Edwards25519 ----------------------
@@ -451,57 +426,4 @@ void cg_x25519_public_key(uint8_t pub[CG_X25519_KEY_BYTES], const uint8_t priv[C
     memset(k, 0, sizeof k);
     memset(e, 0, sizeof e);
     __asm__ __volatile__("" : : "r"(k), "r"(e) : "memory");
-}
-
-int cg_x25519_shared_secret(uint8_t shared[CG_X25519_KEY_BYTES], const uint8_t priv[CG_X25519_KEY_BYTES],
-                            const uint8_t peer[CG_X25519_KEY_BYTES])
-{
-    uint8_t k[32];
-    fe x1, x2, z2, x3, z3, a, aa, b, bb, e, c, d, da, cb, t;
-    uint64_t swap = 0;
-    uint8_t any = 0;
-
-    clamp(k, priv);
-    fe_from_bytes(&x1, peer);
-    fe_set_small(&x2, 1);
-    fe_set_small(&z2, 0);
-    x3 = x1;
-    fe_set_small(&z3, 1);
-    for (int pos = 254; pos >= 0; pos--) {
-        const uint64_t bit = (k[pos >> 3] >> (pos & 7)) & 1;
-        swap ^= bit;
-        fe_cswap(&x2, &x3, (uint64_t)0 - swap);
-        fe_cswap(&z2, &z3, (uint64_t)0 - swap);
-        swap = bit;
-        /* Every sum and difference below feeds a product directly, and
-         * every operand of one is a product's (loosely reduced) result. */
-        fe_add_lazy(&a, &x2, &z2);
-        fe_sq(&aa, &a);
-        fe_sub_lazy(&b, &x2, &z2);
-        fe_sq(&bb, &b);
-        fe_sub_lazy(&e, &aa, &bb);
-        fe_add_lazy(&c, &x3, &z3);
-        fe_sub_lazy(&d, &x3, &z3);
-        fe_mul(&da, &d, &a);
-        fe_mul(&cb, &c, &b);
-        fe_add_lazy(&t, &da, &cb);
-        fe_sq(&x3, &t);
-        fe_sub_lazy(&t, &da, &cb);
-        fe_sq(&t, &t);
-        fe_mul(&z3, &x1, &t);
-        fe_mul(&x2, &aa, &bb);
-        fe_mul_small(&t, &e, 121665);
-        fe_add_lazy(&t, &aa, &t);
-        fe_mul(&z2, &e, &t);
-    }
-    fe_cswap(&x2, &x3, (uint64_t)0 - swap);
-    fe_cswap(&z2, &z3, (uint64_t)0 - swap);
-    fe_invert(&z2, &z2);
-    fe_mul(&x2, &x2, &z2);
-    fe_to_bytes(shared, &x2);
-    memset(k, 0, sizeof k);
-    __asm__ __volatile__("" : : "r"(k) : "memory");
-    for (int i = 0; i < 32; i++)
-        any |= shared[i];
-    return (int)((((unsigned)any) + 0xff) >> 8);   /* 1 unless all zero */
 }

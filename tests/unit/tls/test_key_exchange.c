@@ -1,20 +1,29 @@
 /*
- * key_exchange: certgate's X25519 KEYMGMT and KEYEXCH (key_exchange.c)
- * give what OpenSSL's default provider gives. Keys generated through EVP
- * with our query are ours and their public keys are x25519.h's and
- * OpenSSL's for the same private key; agreements over random keys, and
- * over random peer keys, equal the default provider's, byte for byte and
- * failure for failure; peer keys of small order (RFC 7748 and libsodium's
- * list, with and without the top bit) fail in both. Keys export, import,
- * print, encode, compare, duplicate and take a peer's public key as the
- * default provider's do. Fetches with a NULL query (or the key schedule's
- * alone) still get the default provider's X25519.
+ * key_exchange: certgate's X25519 KEYMGMT (key_exchange.c) gives what
+ * OpenSSL's default provider gives, and the agreement of its keys is the
+ * default provider's. Our query fetches our KEYMGMT and the default
+ * provider's KEYEXCH (we offer none); a NULL query (or the key schedule's
+ * alone) fetches the default provider's X25519 for both. Keys generated as
+ * libssl generates them are ours, and their public keys are x25519.h's and
+ * OpenSSL's for the same private key. Agreements of our keys, generated and
+ * decoded as libssl does it, fresh every time, go through the default
+ * provider's KEYEXCH (EVP exports each key to it) and equal the default
+ * provider's over the same raw keys, both directions; over random peer
+ * keys, our keys, the default provider's and mixed ones agree byte for
+ * byte and failure for failure. What the default provider gets by export
+ * is the whole key (public and private halves, not a recomputed public
+ * key). Peer keys of small order (RFC 7748 and libsodium's list, with and
+ * without the top bit) pass the public-key check and fail the default
+ * provider's derive with our keys. Keys export, import, print, encode,
+ * compare, duplicate and take a peer's public key as the default
+ * provider's do.
  *
  * Real TLS 1.3 and 1.2 handshakes over memory BIOs in every pairing of our
  * provider and the default one on client and server, full and resumed, use
  * X25519 keys of the provider each side chose, and P-256 stays the default
  * provider's. A key share replaced on the wire by a point of small order
- * ends the handshake with an alert, the same whichever provider refuses it.
+ * ends the handshake with an alert (the default provider's derive refuses
+ * it), the same whichever provider's keys the refusing end holds.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -100,12 +109,17 @@ static void test_fetch_provenance(void **state)
     assert_string_equal(cg_key_exchange_name(CG_KEY_EXCHANGE_BUILTIN), "builtin");
     assert_string_equal(cg_key_exchange_name(CG_KEY_EXCHANGE_OPENSSL), "openssl");
 
-    /* Ours under our property, alone or with the key schedule's. */
+    /* Our KEYMGMT under our property, alone or with the key schedule's;
+     * the KEYEXCH is the default provider's whatever the query (we offer
+     * none), and it is there. */
     assert_keymgmt_from("X25519", OURS, CG_PROVIDER_NAME);
-    assert_keyexch_from("X25519", OURS, CG_PROVIDER_NAME);
     assert_keymgmt_from("X25519", both, CG_PROVIDER_NAME);
-    assert_keyexch_from("X25519", both, CG_PROVIDER_NAME);
     assert_keymgmt_from("1.3.101.110", OURS, CG_PROVIDER_NAME);   /* its OID names it too */
+    assert_keyexch_from("X25519", OURS, "default");
+    assert_keyexch_from("X25519", both, "default");
+    assert_keyexch_from("1.3.101.110", OURS, "default");
+    assert_null(EVP_KEYEXCH_fetch(NULL, "X25519", "provider=" CG_PROVIDER_NAME));
+    ERR_clear_error();
 
     /* The default provider's for every other query... */
     for (size_t i = 0; i < CG_ARRAY_LEN(not_ours); i++) {
@@ -257,7 +271,7 @@ static void test_keygen_refusals(void **state)
     ERR_clear_error();
 }
 
-/* ---- agreement: ours against the default provider's ------------------- */
+/* ---- agreement: our keys, the default provider's KEYEXCH ---------------- */
 
 static EVP_PKEY *private_key(const char *propq, const uint8_t priv[KEYLEN])
 {
@@ -275,10 +289,25 @@ static EVP_PKEY *public_key(const char *propq, const uint8_t pub[KEYLEN])
     return k;
 }
 
-/* derive(own, peer) as libssl does it, under propq; 1 and the secret, or
- * 0. want_provider: who must have done it. */
-static int derive(EVP_PKEY *own, EVP_PKEY *peer, const char *propq, const char *want_provider,
-                  uint8_t out[KEYLEN])
+/* The peer's share as libssl takes it: an empty key with `own`'s
+ * parameters (so of own's provider), then the encoded public key. */
+static EVP_PKEY *peer_as_libssl(const EVP_PKEY *own, const uint8_t share[KEYLEN])
+{
+    EVP_PKEY *peer = EVP_PKEY_new();
+
+    assert_non_null(peer);
+    assert_int_equal(EVP_PKEY_copy_parameters(peer, own), 1);
+    assert_int_equal(EVP_PKEY_set1_encoded_public_key(peer, share, KEYLEN), 1);
+    assert_string_equal(provider_of_pkey(peer), provider_of_pkey(own));
+    return peer;
+}
+
+/* derive(own, peer) as libssl does it, under propq: always through the
+ * default provider's KEYEXCH (we offer none), whoever's keys they are. 1
+ * and the secret, or 0; *reason (if given): the reason of the error that
+ * failed the derive, 0 if it succeeded. */
+static int derive_why(EVP_PKEY *own, EVP_PKEY *peer, const char *propq, uint8_t out[KEYLEN],
+                      int *reason)
 {
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, own, propq);
     size_t len = 0;
@@ -286,44 +315,53 @@ static int derive(EVP_PKEY *own, EVP_PKEY *peer, const char *propq, const char *
 
     assert_non_null(ctx);
     assert_int_equal(EVP_PKEY_derive_init(ctx), 1);
-    assert_string_equal(OSSL_PROVIDER_get0_name(EVP_PKEY_CTX_get0_provider(ctx)), want_provider);
+    assert_string_equal(OSSL_PROVIDER_get0_name(EVP_PKEY_CTX_get0_provider(ctx)), "default");
+    /* Its public-key check passes any 32 bytes; the key moves across. */
     assert_int_equal(EVP_PKEY_derive_set_peer(ctx, peer), 1);
     assert_int_equal(EVP_PKEY_derive(ctx, NULL, &len), 1);
     assert_int_equal(len, KEYLEN);
     memset(out, 0xa5, KEYLEN);
+    ERR_clear_error();
     ok = EVP_PKEY_derive(ctx, out, &len) == 1;
     if (ok)
         assert_int_equal(len, KEYLEN);
+    if (reason != NULL)
+        *reason = ok ? 0 : ERR_GET_REASON(ERR_peek_last_error());
     EVP_PKEY_CTX_free(ctx);
     ERR_clear_error();
     return ok;
 }
 
-/* Ours and the default provider's agree on derive(priv, peer): both
- * succeed with the same secret, or both fail. Returns whether they
+static int derive(EVP_PKEY *own, EVP_PKEY *peer, const char *propq, uint8_t out[KEYLEN])
+{
+    return derive_why(own, peer, propq, out, NULL);
+}
+
+/* derive(priv, peer) with our keys, with the default provider's, and mixed:
+ * all succeed with the same secret, or all fail. Returns whether they
  * succeeded. */
-static bool derive_both(const uint8_t priv[KEYLEN], const uint8_t peer[KEYLEN])
+static bool derive_all_ways(const uint8_t priv[KEYLEN], const uint8_t peer[KEYLEN])
 {
     EVP_PKEY *ko = private_key(OURS, priv), *po = public_key(OURS, peer);
     EVP_PKEY *kd = private_key(DEFAULT, priv), *pd = public_key(DEFAULT, peer);
-    uint8_t a[KEYLEN], b[KEYLEN], c[KEYLEN], direct[KEYLEN];
+    uint8_t a[KEYLEN], b[KEYLEN], c[KEYLEN], d[KEYLEN];
     int ra, rb, rc, rd;
 
     assert_string_equal(provider_of_pkey(ko), CG_PROVIDER_NAME);
     assert_string_equal(provider_of_pkey(po), CG_PROVIDER_NAME);
     assert_string_equal(provider_of_pkey(kd), "default");
-    ra = derive(ko, po, OURS, CG_PROVIDER_NAME, a);
-    rb = derive(kd, pd, DEFAULT, "default", b);
-    /* A default provider's peer key goes to ours by export. */
-    rc = derive(ko, pd, OURS, CG_PROVIDER_NAME, c);
-    rd = cg_x25519_shared_secret(direct, priv, peer);
+    assert_string_equal(provider_of_pkey(pd), "default");
+    ra = derive(ko, po, OURS, a);      /* both keys moved by export */
+    rb = derive(kd, pd, DEFAULT, b);   /* nothing moves */
+    rc = derive(ko, pd, OURS, c);      /* our key pair alone */
+    rd = derive(kd, po, OURS, d);      /* our peer key alone */
     assert_int_equal(ra, rb);
     assert_int_equal(rc, rb);
     assert_int_equal(rd, rb);
     if (ra) {
         assert_memory_equal(a, b, KEYLEN);
         assert_memory_equal(c, b, KEYLEN);
-        assert_memory_equal(direct, b, KEYLEN);
+        assert_memory_equal(d, b, KEYLEN);
     }
     EVP_PKEY_free(ko);
     EVP_PKEY_free(po);
@@ -332,74 +370,151 @@ static bool derive_both(const uint8_t priv[KEYLEN], const uint8_t peer[KEYLEN])
     return ra;
 }
 
+/* Both sides of a handshake with keys of ours generated and decoded as
+ * libssl makes them, fresh every time (so every key is exported once,
+ * nothing reused from an earlier agreement): both directions agree, and
+ * agree with the default provider's keys of the same raw values. */
+static void test_derive_fresh_keys(void **state)
+{
+    uint8_t priv_a[KEYLEN], pub_a[KEYLEN], priv_b[KEYLEN], pub_b[KEYLEN];
+    uint8_t ab[KEYLEN], ba[KEYLEN], want[KEYLEN];
+
+    (void)state;
+    for (int i = 0; i < 300; i++) {
+        EVP_PKEY *ka = keygen_as_libssl(OURS), *kb = keygen_as_libssl(OURS);
+        raw_private(ka, priv_a);
+        raw_public(ka, pub_a);
+        raw_private(kb, priv_b);
+        raw_public(kb, pub_b);
+        EVP_PKEY *peer_b = peer_as_libssl(ka, pub_b), *peer_a = peer_as_libssl(kb, pub_a);
+        assert_int_equal(derive(ka, peer_b, OURS, ab), 1);
+        assert_int_equal(derive(kb, peer_a, OURS, ba), 1);
+        assert_memory_equal(ab, ba, KEYLEN);
+
+        EVP_PKEY *da = private_key(DEFAULT, priv_a), *db = public_key(DEFAULT, pub_b);
+        assert_int_equal(derive(da, db, DEFAULT, want), 1);
+        assert_memory_equal(ab, want, KEYLEN);
+        EVP_PKEY_free(da);
+        EVP_PKEY_free(db);
+        EVP_PKEY_free(peer_a);
+        EVP_PKEY_free(peer_b);
+        EVP_PKEY_free(ka);
+        EVP_PKEY_free(kb);
+    }
+}
+
+/* Random private keys with real peers and with any 32 bytes (top bit
+ * included: a peer key to RFC 7748), our keys and the default provider's
+ * in every combination. */
 static void test_derive_matches_default(void **state)
 {
     uint8_t a[KEYLEN], b[KEYLEN], pub_b[KEYLEN];
     unsigned ok = 0;
 
     (void)state;
-    for (int i = 0; i < 300; i++) {
+    for (int i = 0; i < 150; i++) {
         assert_int_equal(RAND_bytes(a, KEYLEN), 1);
         assert_int_equal(RAND_bytes(b, KEYLEN), 1);
-        /* A real peer: b's public key, as OpenSSL computes it. */
         EVP_PKEY *kb = private_key(DEFAULT, b);
         raw_public(kb, pub_b);
         EVP_PKEY_free(kb);
-        ok += derive_both(a, pub_b);
-        /* Any 32 bytes, top bit included, are a peer key to RFC 7748. */
-        ok += derive_both(a, b);
+        ok += derive_all_ways(a, pub_b);
+        ok += derive_all_ways(a, b);
     }
-    assert_int_equal(ok, 600);
+    assert_int_equal(ok, 300);
 }
 
-/* A private key of the default provider's used under our query moves to
- * ours (export of the private key); the secret stays the same. */
-static void test_derive_moves_keys(void **state)
+/*
+ * What the default provider gets of our keys is the keys, whole: its copy
+ * of our key pair has our public key (EVP_PKEY_eq exports ours to compare
+ * it with the default provider's key; a public key dropped on the way would
+ * be recomputed from the private key), its copy of a public key of ours
+ * can be agreed with, and a key of ours without its private half derives
+ * nothing. A duplicated context derives the same.
+ */
+static void test_export_to_default(void **state)
 {
-    uint8_t a[KEYLEN], b[KEYLEN], pub_b[KEYLEN], x[KEYLEN], y[KEYLEN];
+    uint8_t a[KEYLEN], pub_a[KEYLEN], pub_c[KEYLEN], x[KEYLEN], y[KEYLEN];
 
     (void)state;
-    assert_int_equal(RAND_bytes(a, KEYLEN), 1);
-    assert_int_equal(RAND_bytes(b, KEYLEN), 1);
-    EVP_PKEY *ka = private_key(DEFAULT, a), *kb = private_key(OURS, b);
-    raw_public(kb, pub_b);
-    EVP_PKEY *pb = public_key(DEFAULT, pub_b);
-    assert_int_equal(derive(ka, pb, OURS, CG_PROVIDER_NAME, x), 1);
-    assert_int_equal(derive(ka, pb, NULL, "default", y), 1);
-    assert_memory_equal(x, y, KEYLEN);
-    /* And ours, under the default provider's query, goes to the default
-     * provider's; the other way round, the secret is the same. */
-    uint8_t pub_a[KEYLEN];
+    EVP_PKEY *ka = keygen_as_libssl(OURS), *kc = keygen_as_libssl(OURS);
+    raw_private(ka, a);
     raw_public(ka, pub_a);
-    EVP_PKEY *pa = public_key(OURS, pub_a);
-    assert_int_equal(derive(kb, pa, DEFAULT, "default", y), 1);
-    assert_memory_equal(x, y, KEYLEN);
-    assert_int_equal(derive(kb, pa, OURS, CG_PROVIDER_NAME, y), 1);
-    assert_memory_equal(x, y, KEYLEN);
+    raw_public(kc, pub_c);
 
-    /* A duplicated context derives the same; a public key alone derives
-     * nothing, cleanly. */
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, kb, OURS), *dup;
-    size_t len = KEYLEN;
-    assert_int_equal(EVP_PKEY_derive_init(ctx), 1);
-    assert_int_equal(EVP_PKEY_derive_set_peer(ctx, pa), 1);
-    dup = EVP_PKEY_CTX_dup(ctx);
-    assert_non_null(dup);
-    EVP_PKEY_CTX_free(ctx);
-    assert_int_equal(EVP_PKEY_derive(dup, x, &len), 1);
+    /* The default provider takes a public key it is given as it is: a key
+     * of mismatched halves keeps the public half it came with. */
+    OSSL_PARAM mixed[] = {
+        OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PRIV_KEY, a, KEYLEN),
+        OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, pub_c, KEYLEN),
+        OSSL_PARAM_construct_end(),
+    };
+    EVP_PKEY *m[2] = {NULL, NULL};
+    static const char *const propqs[] = {OURS, DEFAULT};
+    for (size_t i = 0; i < 2; i++) {
+        EVP_PKEY_CTX *mctx = EVP_PKEY_CTX_new_from_name(NULL, "X25519", propqs[i]);
+        assert_int_equal(EVP_PKEY_fromdata_init(mctx), 1);
+        assert_int_equal(EVP_PKEY_fromdata(mctx, &m[i], EVP_PKEY_KEYPAIR, mixed), 1);
+        EVP_PKEY_CTX_free(mctx);
+        raw_public(m[i], x);
+        assert_memory_equal(x, pub_c, KEYLEN);
+    }
+    assert_string_equal(provider_of_pkey(m[0]), CG_PROVIDER_NAME);
+    assert_string_equal(provider_of_pkey(m[1]), "default");
+    /* Our mixed key agrees (the default provider uses its private half
+     * only) and so gets its copy in the default provider, cached in the
+     * key; EVP_PKEY_eq with a default provider's key compares that copy's
+     * public key: it is the one we hold, not one recomputed from the
+     * private key. */
+    EVP_PKEY *da = private_key(DEFAULT, a), *dc = public_key(DEFAULT, pub_c);
+    EVP_PKEY *pc = public_key(OURS, pub_c);
+    assert_int_equal(derive(m[0], pc, OURS, x), 1);
+    assert_int_equal(derive(da, dc, DEFAULT, y), 1);
     assert_memory_equal(x, y, KEYLEN);
-    EVP_PKEY_CTX_free(dup);
-    ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pa, OURS);
+    assert_int_equal(EVP_PKEY_eq(m[0], dc), 1);
+    assert_int_equal(EVP_PKEY_eq(m[0], da), 0);
+    assert_int_equal(EVP_PKEY_eq(ka, da), 1);
+    assert_int_equal(EVP_PKEY_eq(m[0], m[1]), 1);
+    ERR_clear_error();
+
+    /* A public key of ours as the own key: moved across, it has nothing
+     * to derive with. */
+    EVP_PKEY *pa = public_key(OURS, pub_a);
+    size_t len = KEYLEN;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pa, OURS), *dup;
     assert_int_equal(EVP_PKEY_derive_init(ctx), 1);
-    assert_int_equal(EVP_PKEY_derive_set_peer(ctx, pb), 1);
-    len = KEYLEN;
+    assert_int_equal(EVP_PKEY_derive_set_peer(ctx, pc), 1);
     assert_true(EVP_PKEY_derive(ctx, x, &len) <= 0);
     EVP_PKEY_CTX_free(ctx);
     ERR_clear_error();
-    EVP_PKEY_free(ka);
-    EVP_PKEY_free(kb);
+
+    /* A duplicated context derives what the original would. */
+    assert_int_equal(derive(ka, pc, OURS, y), 1);
+    ctx = EVP_PKEY_CTX_new_from_pkey(NULL, ka, OURS);
+    assert_int_equal(EVP_PKEY_derive_init(ctx), 1);
+    assert_int_equal(EVP_PKEY_derive_set_peer(ctx, pc), 1);
+    dup = EVP_PKEY_CTX_dup(ctx);
+    assert_non_null(dup);
+    EVP_PKEY_CTX_free(ctx);
+    len = KEYLEN;
+    assert_int_equal(EVP_PKEY_derive(dup, x, &len), 1);
+    assert_memory_equal(x, y, KEYLEN);
+    EVP_PKEY_CTX_free(dup);
+    /* And the same key agrees again (its copy in the default provider is
+     * cached in the key) under any query. */
+    assert_int_equal(derive(ka, pc, DEFAULT, x), 1);
+    assert_memory_equal(x, y, KEYLEN);
+    assert_int_equal(derive(ka, pc, NULL, x), 1);
+    assert_memory_equal(x, y, KEYLEN);
+
     EVP_PKEY_free(pa);
-    EVP_PKEY_free(pb);
+    EVP_PKEY_free(pc);
+    EVP_PKEY_free(da);
+    EVP_PKEY_free(dc);
+    EVP_PKEY_free(m[0]);
+    EVP_PKEY_free(m[1]);
+    EVP_PKEY_free(ka);
+    EVP_PKEY_free(kc);
 }
 
 /* u-coordinates of small order (RFC 7748 section 6.1; libsodium's list):
@@ -419,33 +534,38 @@ static const uint8_t small_order[][KEYLEN] = {
      0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f},
 };
 
+/* A peer key of small order, with and without the top bit: the share
+ * decodes into a key of ours and passes the public-key check (any 32 bytes
+ * are a public key, in both providers); the default provider's derive
+ * refuses the all-zero secret, with our keys as with its own. */
 static void test_small_order_peers(void **state)
 {
     uint8_t priv[KEYLEN], peer[KEYLEN], out[KEYLEN];
 
     (void)state;
     for (int i = 0; i < 20; i++) {
-        assert_int_equal(RAND_bytes(priv, KEYLEN), 1);
+        EVP_PKEY *own = keygen_as_libssl(OURS);
+        raw_private(own, priv);
         for (size_t j = 0; j < CG_ARRAY_LEN(small_order); j++) {
             for (int top = 0; top < 2; top++) {
+                int reason = 0;
                 memcpy(peer, small_order[j], KEYLEN);
                 peer[31] |= (uint8_t)(top << 7);   /* the top bit is ignored */
-                assert_false(derive_both(priv, peer));
-                /* x25519.h says 0 and writes zeros. */
-                memset(out, 0x5a, KEYLEN);
-                assert_int_equal(cg_x25519_shared_secret(out, priv, peer), 0);
-                for (size_t b = 0; b < KEYLEN; b++)
-                    assert_int_equal(out[b], 0);
+                EVP_PKEY *share = peer_as_libssl(own, peer);
+                assert_int_equal(derive_why(own, share, OURS, out, &reason), 0);
+                assert_int_equal(reason, PROV_R_FAILED_DURING_DERIVATION);
+                EVP_PKEY_free(share);
+                assert_false(derive_all_ways(priv, peer));
             }
         }
+        EVP_PKEY_free(own);
     }
-    /* The peer's key passes the public-key check (any 32 bytes are a
-     * public key), in both providers: it is the agreement that fails. */
     for (size_t j = 0; j < CG_ARRAY_LEN(small_order); j++) {
         EVP_PKEY *po = public_key(OURS, small_order[j]), *pd = public_key(DEFAULT, small_order[j]);
         EVP_PKEY_CTX *co = EVP_PKEY_CTX_new_from_pkey(NULL, po, OURS);
         EVP_PKEY_CTX *cd = EVP_PKEY_CTX_new_from_pkey(NULL, pd, DEFAULT);
-        assert_int_equal(EVP_PKEY_public_check(co), EVP_PKEY_public_check(cd));
+        assert_int_equal(EVP_PKEY_public_check(co), 1);
+        assert_int_equal(EVP_PKEY_public_check(cd), 1);
         EVP_PKEY_CTX_free(co);
         EVP_PKEY_CTX_free(cd);
         EVP_PKEY_free(po);
@@ -706,8 +826,8 @@ struct wire {
     bool derive_failed;   /* its handshake failed on a refused agreement */
 };
 
-/* Whether the error queue holds a provider's refused key agreement
- * (ours and the default provider's raise the same); empties the queue. */
+/* Whether the error queue holds the default provider's refused key
+ * agreement (its derive, with our keys or its own); empties the queue. */
 static bool derive_refused(void)
 {
     unsigned long e;
@@ -1029,8 +1149,9 @@ int main(void)
         cmocka_unit_test(test_propq_composition),
         cmocka_unit_test(test_keygen),
         cmocka_unit_test(test_keygen_refusals),
+        cmocka_unit_test(test_derive_fresh_keys),
         cmocka_unit_test(test_derive_matches_default),
-        cmocka_unit_test(test_derive_moves_keys),
+        cmocka_unit_test(test_export_to_default),
         cmocka_unit_test(test_small_order_peers),
         cmocka_unit_test(test_keys_as_others_see_them),
         cmocka_unit_test(test_handshakes),
