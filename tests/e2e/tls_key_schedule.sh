@@ -12,53 +12,10 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/clientcert_lib.sh"
 
-: "${CG_BUILD_DIR:?CG_BUILD_DIR must name the build directory}"
-LOADGEN="$CG_BUILD_DIR/loadgen"
-[ -x "$LOADGEN" ] || { echo "FAIL: $LOADGEN is not built"; exit 1; }
+# shellcheck source=tlsmode_lib.sh
+source "$(dirname "$0")/tlsmode_lib.sh"
 
-P="$T/pki"
-S="$T/stores"
-cc_pki "$P" "$S"
-cat "$P/good.pem" "$P/ca.pem" >"$P/good-chain.pem"
-mkdir -p "$T/www"
-printf 'members-only-content\n' >"$T/www/index.html"
-for mode in builtin openssl; do
-    cat >"$T/$mode.yaml" <<EOF
-workers: 1
-stores: $S
-tls_key_schedule: $mode
-access_log: { path: $T/$mode.access.log, format: w3c }
-error_log: { path: $T/$mode.error.log, level: info }
-sites:
-  - name: main
-    hostnames: [a.test]
-    root: $T/www
-    client_certificates: require
-    bindings:
-      - { listen: "127.0.0.1:0", tls: true, certificate: $P/a.test.pem, key: $P/a.test.key }
-EOF
-    cg_start "$mode" "$T/$mode.yaml"
-done
-printed() {
-    "$CERTGATE" config check --print "$1" 2>&1 |
-        python3 -c 'import json, sys; print(json.load(sys.stdin)["tls_key_schedule"])' 2>&1
-}
-cg_check "config check --print: the mode set" openssl "$(printed "$T/openssl.yaml")"
-sed "/^tls_key_schedule:/d" "$T/builtin.yaml" >"$T/default.yaml"
-cg_check "config check --print: the default" builtin "$(printed "$T/default.yaml")"
-
-port_of() { cg_port "$1" 127.0.0.1:0; }
-# sclient MODE VERSION OUT [s_client args]: one GET / over s_client, the
-# transcript in OUT. -ign_eof: s_client waits for the server to close
-# (Connection: close), so a TLS 1.3 ticket is read and saved before it exits.
-sclient() {
-    local mode=$1 v=$2 out=$3; shift 3
-    printf 'GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n' |
-        timeout 10 openssl s_client -connect "127.0.0.1:$(port_of "$mode")" -servername a.test \
-            -tls${v/./_} -ign_eof -CAfile "$P/root.pem" -cert "$P/good.pem" -key "$P/good.key" \
-            "$@" >"$out" 2>&1 || true
-}
-status_of() { awk '/^HTTP\/1\.1 / { print $2; exit }' "$1"; }
+tm_start tls_key_schedule
 handshake_of() { grep -E '^(New|Reused), ' "$1" | head -1; }
 
 for mode in builtin openssl; do
@@ -93,7 +50,6 @@ cg_check "builtin: every request logged 200" 10 \
     "$(awk '!/^#/ && / 200 /' "$T/builtin.access.log" | wc -l)"
 
 # json FILE EXPR: evaluates a Python expression over loadgen's report `r`.
-json() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
 for mode in builtin openssl; do
     for ks in builtin openssl; do
         for lm in new resume; do

@@ -1,0 +1,72 @@
+# tlsmode_lib.sh: for tests of a top-level key that picks who computes part
+# of TLS (tls_key_schedule, tls_key_exchange): one server per mode, the same
+# stores and certificates, and the helpers to talk to them. Sourced after
+# lib.sh and clientcert_lib.sh.
+#
+#   tm_start KEY           PKI in $P (good-chain.pem: leaf + CA), stores in
+#                          $S, $T/www/index.html; servers "builtin" and
+#                          "openssl" started with KEY: MODE; checks that
+#                          `config check --print` shows the mode set and
+#                          "builtin" when KEY is unset. $LOADGEN is set.
+#   port_of MODE           the server's port
+#   sclient MODE V OUT [s_client args]
+#                          one GET / over openssl s_client, TLS V (1.2 or
+#                          1.3), the transcript in OUT; -ign_eof waits for the
+#                          server to close (Connection: close), so a TLS 1.3
+#                          ticket is read and saved before it exits
+#   status_of OUT          the HTTP status in a transcript
+#   json FILE EXPR         EXPR evaluated in Python with r = FILE's JSON
+
+: "${CG_BUILD_DIR:?CG_BUILD_DIR must name the build directory}"
+LOADGEN="$CG_BUILD_DIR/loadgen"
+[ -x "$LOADGEN" ] || { echo "FAIL: $LOADGEN is not built"; exit 1; }
+P="$T/pki"
+S="$T/stores"
+
+tm_start() {
+    local key=$1 mode
+    cc_pki "$P" "$S"
+    cat "$P/good.pem" "$P/ca.pem" >"$P/good-chain.pem"
+    mkdir -p "$T/www"
+    printf 'members-only-content\n' >"$T/www/index.html"
+    for mode in builtin openssl; do
+        cat >"$T/$mode.yaml" <<YAML
+workers: 1
+stores: $S
+$key: $mode
+access_log: { path: $T/$mode.access.log, format: w3c }
+error_log: { path: $T/$mode.error.log, level: info }
+sites:
+  - name: main
+    hostnames: [a.test]
+    root: $T/www
+    client_certificates: require
+    bindings:
+      - { listen: "127.0.0.1:0", tls: true, certificate: $P/a.test.pem, key: $P/a.test.key }
+YAML
+        cg_start "$mode" "$T/$mode.yaml"
+    done
+    cg_check "config check --print: the mode set" openssl "$(tm_printed "$key" "$T/openssl.yaml")"
+    sed "/^$key:/d" "$T/builtin.yaml" >"$T/default.yaml"
+    cg_check "config check --print: the default" builtin "$(tm_printed "$key" "$T/default.yaml")"
+}
+
+tm_printed() {
+    "$CERTGATE" config check --print "$2" 2>&1 |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1" 2>&1
+}
+
+port_of() { cg_port "$1" 127.0.0.1:0; }
+
+sclient() {
+    local mode=$1 v=$2 out=$3
+    shift 3
+    printf 'GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n' |
+        timeout 10 openssl s_client -connect "127.0.0.1:$(port_of "$mode")" -servername a.test \
+            -tls${v/./_} -ign_eof -CAfile "$P/root.pem" -cert "$P/good.pem" -key "$P/good.key" \
+            "$@" >"$out" 2>&1 || true
+}
+
+status_of() { awk '/^HTTP\/1\.1 / { print $2; exit }' "$1"; }
+
+json() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
