@@ -60,40 +60,8 @@ cg_waitlog "$T/builtin.access.log" 'curl-1.2-P-256' ||
 cg_check "builtin: every request logged 200" 12 \
     "$(awk '!/^#/ && / 200 /' "$T/builtin.access.log" | wc -l)"
 
-# json FILE EXPR: evaluates a Python expression over loadgen's report `r`.
-for mode in builtin openssl; do
-    for kx in builtin openssl; do
-        for lm in new resume; do
-            cg_log "loadgen --key-exchange $kx --mode $lm against the $mode server"
-            rc=0
-            "$LOADGEN" --port "$(port_of $mode)" --sni a.test --ca "$P/root.pem" \
-                --cert "$P/good-chain.pem" --key "$P/good.key" --path /index.html --concurrency 2 \
-                --tls 1.3 --mode $lm --requests 40 --warmup 0 --duration 30 --key-exchange $kx \
-                --json >"$T/lg.json" 2>"$T/lg.err" || rc=$?
-            cg_check "loadgen $kx $lm vs $mode: exit status" 0 "$rc"
-            cg_check "loadgen $kx $lm vs $mode: every answer 200, no error" True \
-                "$(json "$T/lg.json" 'r["requests"] >= 40 and r["errors"]["total"] == 0 and r["status"] == {"200": r["requests"]}')"
-            [ $lm = new ] || cg_check "loadgen $kx resume vs $mode: resumed" True \
-                "$(json "$T/lg.json" 'r["handshakes_resumed"] > 0')"
-        done
-    done
-done
-rc=0
-"$LOADGEN" --port 1 --ca "$P/root.pem" --key-exchange fast >/dev/null 2>"$T/lg.err" || rc=$?
-cg_check "loadgen: a bad --key-exchange is a usage error" 2 "$rc"
-
-cg_log "a bad value in the config names the file, line and column"
-sed 's/tls_key_exchange: openssl/tls_key_exchange: fast/' "$T/openssl.yaml" >"$T/bad.yaml"
-cg_match "bad tls_key_exchange" "bad\.yaml:3:19: tls_key_exchange: expected one of builtin \| openssl; got 'fast'" \
-    "$("$CERTGATE" config check "$T/bad.yaml" 2>&1 || true)"
-
-cg_log "a reload that changes the mode warns: restart to apply"
-sed -i 's/tls_key_exchange: builtin/tls_key_exchange: openssl/' "$T/builtin.yaml"
-kill -HUP "$CG_PID_builtin"
-cg_waitlog "$T/builtin.error.log" 'tls_key_exchange changed from builtin to openssl: restart to apply' ||
-    cg_fail "no reload warning: $(cat "$T/builtin.error.log")"
-sclient builtin 1.3 "$T/after-reload.txt" -groups X25519
-cg_check "still served after the reload" 200 "$(status_of "$T/after-reload.txt")"
+tm_loadgen key-exchange
+tm_bad_value_and_reload tls_key_exchange -groups X25519
 cg_check "still X25519 after the reload" "X25519, 253 bits" "$(temp_key_of "$T/after-reload.txt")"
 
 for mode in builtin openssl; do cg_stop "$mode"; done
