@@ -368,6 +368,14 @@ static void base_table_select(ge_affine *r, int row, int8_t digit)
     fe_cmov(&r->xy2d, &neg.xy2d, neg_mask);
 }
 
+/* Zeroes what held secret-derived values; the barrier keeps the compiler
+ * from dropping stores to memory that is about to go out of scope. */
+static void wipe(void *p, size_t n)
+{
+    memset(p, 0, n);
+    __asm__ __volatile__("" : : "r"(p) : "memory");
+}
+
 static void clamp(uint8_t k[32], const uint8_t priv[32])
 {
     memcpy(k, priv, 32);
@@ -423,7 +431,9 @@ void cg_x25519_public_key(uint8_t pub[CG_X25519_KEY_BYTES], const uint8_t priv[C
     fe_invert(&den, &den);
     fe_mul(&u, &num, &den);
     fe_to_bytes(pub, &u);
-    memset(k, 0, sizeof k);
-    memset(e, 0, sizeof e);
-    __asm__ __volatile__("" : : "r"(k), "r"(e) : "memory");
+    wipe(k, sizeof k);
+    wipe(e, sizeof e);
+    wipe(&h, sizeof h);
+    wipe(&sum, sizeof sum);
+    wipe(&t, sizeof t);
 }
