@@ -229,17 +229,16 @@ def cmd_nodelay(a):
     sys_pidfd_getfd = 438
     with socket.create_connection(("127.0.0.1", a.port)) as client:
         mine = client.getsockname()[1]
-        inode = socket_inode(a.pid, a.port, mine)
         deadline = time.monotonic() + a.timeout
         server_fd = None
         while server_fd is None and time.monotonic() < deadline:
-            for fd in os.listdir("/proc/%d/fd" % a.pid):
-                try:
-                    if os.readlink("/proc/%d/fd/%s" % (a.pid, fd)) == "socket:[%s]" % inode:
-                        server_fd = int(fd)
-                except OSError:
-                    pass
-            if server_fd is None:
+            # A connection still in the listen queue has inode 0: it gets
+            # one when the server accepts it.
+            inode = socket_inode(a.pid, a.port, mine)
+            fds = server_fds(a.pid, inode) if inode not in (None, "0") else []
+            if fds:
+                server_fd = fds[0]
+            else:
                 time.sleep(0.01)   # polls until the server has accepted
         if server_fd is None:
             print("the server did not accept the connection", file=sys.stderr)
