@@ -15,11 +15,10 @@
  *     notAfter of every certificate of its path, the thisUpdate, nextUpdate
  *     (and thisUpdate + max_crl_age, thisUpdate - clock_skew) of the trust's
  *     CRLs, and the thisUpdate / nextUpdate of each revocation answer a
- *     hook gave, and
- *     the time the answer cache wants that answer fetched again (`due`):
- *     the judge after it reads the answer cache, which is what keeps an
- *     answer in use refreshed in the background. A lookup outside that
- *     span misses (and judges again).
+ *     hook gave, and the time the answer cache wants that answer fetched
+ *     again (`due`): the judge after it reads the answer cache, which is
+ *     what keeps an answer in use refreshed in the background. A lookup
+ *     outside that span misses (and judges again).
  *
  * Revocation answers from a hook (OCSP, fetched CRLs) can change before
  * their nextUpdate (a first answer arrives, the answer cache refreshes), so
