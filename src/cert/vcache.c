@@ -103,7 +103,7 @@ static bool policy_update(EVP_MD_CTX *h, const struct cg_policy *p, const void *
      * padding and the addresses of the OID strings rather than the OIDs. */
     struct {
         int32_t purpose, revocation, scope, on_unknown, max_depth, eku_mode;
-        int64_t max_crl_age;
+        int64_t max_crl_age, clock_skew;
         uint8_t explicit_policy, inhibit_policy_mapping, inhibit_any_policy;
         uint8_t anchor_skip_validity, anchor_skip_constraints, allow_sha1;
         uintptr_t hook, hook_arg;
@@ -117,6 +117,7 @@ static bool policy_update(EVP_MD_CTX *h, const struct cg_policy *p, const void *
     f.max_depth = p->max_depth;
     f.eku_mode = (int32_t)p->eku_mode;
     f.max_crl_age = p->max_crl_age;
+    f.clock_skew = p->clock_skew;
     f.explicit_policy = p->explicit_policy;
     f.inhibit_policy_mapping = p->inhibit_policy_mapping;
     f.inhibit_any_policy = p->inhibit_any_policy;
@@ -247,16 +248,23 @@ static void span_add_cert(struct span *s, const X509 *x)
     span_add_asn1(s, X509_get0_notAfter(x));
 }
 
-static void span_add_crl(struct span *s, const X509_CRL *crl, long max_crl_age)
+static void span_add_crl(struct span *s, const X509_CRL *crl, const struct cg_policy *p)
 {
     const ASN1_TIME *last = X509_CRL_get0_lastUpdate(crl);
     struct tm tm;
+    time_t tu;
 
     span_add_asn1(s, last);
     span_add_asn1(s, X509_CRL_get0_nextUpdate(crl));
+    if (last == NULL || ASN1_TIME_to_tm(last, &tm) != 1)
+        return;
+    tu = timegm(&tm);
     /* The verdict engine stops using a CRL max_crl_age after its thisUpdate. */
-    if (max_crl_age > 0 && last != NULL && ASN1_TIME_to_tm(last, &tm) == 1)
-        span_add(s, timegm(&tm) + (time_t)max_crl_age);
+    if (p->max_crl_age > 0)
+        span_add(s, tu + (time_t)p->max_crl_age);
+    /* ... and starts using it clock_skew before its thisUpdate. */
+    if (p->clock_skew > 0)
+        span_add(s, tu - (time_t)p->clock_skew);
 }
 
 static void span_cap(struct span *s, time_t ttl)
@@ -295,7 +303,7 @@ static bool verdict_span(const struct cg_vcache *c, X509 *leaf, STACK_OF(X509) *
     for (int i = 0; i < sk_X509_num(t->disallowed); i++)
         span_add_cert(s, sk_X509_value(t->disallowed, i));
     for (int i = 0; i < sk_X509_CRL_num(t->crls); i++)
-        span_add_crl(s, sk_X509_CRL_value(t->crls, i), p->max_crl_age);
+        span_add_crl(s, sk_X509_CRL_value(t->crls, i), p);
     for (size_t i = 0; i < v->path_len; i++) {
         const struct cg_revocation_info *ri = &v->path[i].revocation;
         if (v->path[i].cert != NULL)

@@ -13,12 +13,12 @@
  *   - time: a verdict is kept only for the span of time around the moment
  *     it was taken in which no date it depends on falls: the notBefore and
  *     notAfter of every certificate of its path, the thisUpdate, nextUpdate
- *     (and thisUpdate + max_crl_age) of the trust's CRLs, and the
- *     thisUpdate / nextUpdate of each revocation answer a hook gave, and
- *     the time the answer cache wants that answer fetched again (`due`):
- *     the judge after it reads the answer cache, which is what keeps an
- *     answer in use refreshed in the background. A lookup outside that
- *     span misses (and judges again).
+ *     (and thisUpdate + max_crl_age, thisUpdate - clock_skew) of the trust's
+ *     CRLs, and the thisUpdate / nextUpdate of each revocation answer a
+ *     hook gave, and the time the answer cache wants that answer fetched
+ *     again (`due`): the judge after it reads the answer cache, which is
+ *     what keeps an answer in use refreshed in the background. A lookup
+ *     outside that span misses (and judges again).
  *
  * Revocation answers from a hook (OCSP, fetched CRLs) can change before
  * their nextUpdate (a first answer arrives, the answer cache refreshes), so

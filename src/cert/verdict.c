@@ -13,6 +13,7 @@
  */
 #include "cert/verdict.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -150,7 +151,10 @@ struct record {
     int err, depth;
 };
 
+struct judge;
+
 struct run {
+    const struct judge *judge;   /* what this verification is for (borrowed) */
     STACK_OF(X509) *chain;   /* as built, leaf first; owned */
     struct record recs[CG_VERDICT_MAX_RECORDS];
     size_t n_recs;
@@ -172,6 +176,26 @@ struct judge {
 
 static void add_record(struct run *r, int err, int depth);
 
+/*
+ * Whether the CRL OpenSSL found not yet valid has its thisUpdate within the
+ * policy's clock_skew of the verification time: the CA's clock runs a little
+ * ahead of ours, and the CRL is taken as if valid (its entries are read all
+ * the same: OpenSSL goes on to check the certificate against it).
+ */
+static bool crl_within_skew(const struct judge *j, X509_STORE_CTX *ctx)
+{
+    X509_CRL *crl = X509_STORE_CTX_get0_current_crl(ctx);
+    time_t latest;
+
+    if (j->policy->clock_skew <= 0 || crl == NULL)
+        return false;
+    if (j->at > (time_t)(LONG_MAX - j->policy->clock_skew))
+        return false;
+    latest = j->at + (time_t)j->policy->clock_skew;
+    /* thisUpdate <= latest ("equal" counts as before, as in X509_cmp_time) */
+    return X509_cmp_time(X509_CRL_get0_lastUpdate(crl), &latest) < 0;
+}
+
 /* Records and continues: the verdict is decided afterwards, on everything. */
 static int record_cb(int ok, X509_STORE_CTX *ctx)
 {
@@ -184,6 +208,8 @@ static int record_cb(int ok, X509_STORE_CTX *ctx)
      * let OpenSSL's own answer stand, so that a bad CRL path fails the CRL. */
     if (r == NULL)
         return 0;
+    if (err == X509_V_ERR_CRL_NOT_YET_VALID && crl_within_skew(r->judge, ctx))
+        return 1;
     add_record(r, err, depth);
     return 1;
 }
@@ -289,6 +315,7 @@ static int run_verify(const struct judge *j, STACK_OF(X509) *excl, struct run *r
     int rc = CG_ERR;
 
     memset(r, 0, sizeof(*r));
+    r->judge = j;
     untrusted = without(j->untrusted, excl);
     if (ctx == NULL || untrusted == NULL)
         goto out;

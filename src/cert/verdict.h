@@ -119,6 +119,14 @@ struct cg_policy {
     cg_revocation_scope_t scope;       /* default chain */
     cg_on_unknown_t on_unknown;        /* default deny */
     long max_crl_age;                  /* seconds since thisUpdate; 0: no limit */
+    /*
+     * Seconds a store CRL's thisUpdate may lie ahead of the verification
+     * time and the CRL still count (the CA's clock may run ahead of ours;
+     * config key revocation.clock_skew, as the revocation hook applies to
+     * OCSP answers and fetched CRLs). 0: none, as OpenSSL. Only thisUpdate:
+     * a CRL past its nextUpdate is judged as OpenSSL does.
+     */
+    long clock_skew;
     int max_depth;                     /* 0: default (10) */
     const char *policy_oids[CG_POLICY_MAX_OIDS];   /* RFC 5280 policy set; NULL-ended */
     bool explicit_policy, inhibit_policy_mapping, inhibit_any_policy;

@@ -49,7 +49,8 @@ static const char usage_text[] =
     "  --max-ocsp-age SECONDS    an OCSP answer older than this is not used\n"
     "  --stale-grace SECONDS     accept answers this long past their nextUpdate (0)\n"
     "  --clock-skew SECONDS      how far ahead of the clock (or --at) the thisUpdate of\n"
-    "                            an OCSP answer or fetched CRL may be, 0 to 3600 (300)\n"
+    "                            an OCSP answer or a fetched or local CRL may be,\n"
+    "                            0 to 3600 (300)\n"
     "  --timeout SECONDS         per fetch (5)\n"
     "  --max-crl-size BYTES      largest CRL fetched (64 MiB)\n"
     "  --ocsp-responder URL      ask this responder instead of the certificate's\n"
@@ -217,6 +218,8 @@ static int parse_args(int argc, char **argv, struct verify_args *a, char **err)
     cg_policy_init(&a->policy);
     a->at = time(NULL);
     a->rev.clock_skew = CG_OCSP_CLOCK_SKEW_S;
+    /* The stores' CRLs get the same leeway as OCSP answers and fetched CRLs. */
+    a->policy.clock_skew = CG_OCSP_CLOCK_SKEW_S;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
@@ -312,6 +315,7 @@ static int parse_args(int argc, char **argv, struct verify_args *a, char **err)
             if (parse_long("clock-skew", optarg, 0, 3600, &v, err))
                 return CG_ERR;
             a->rev.clock_skew = v;
+            a->policy.clock_skew = v;
             break;
         case OPT_TIMEOUT:
             if (parse_long("timeout", optarg, 1, 3600, &v, err))

@@ -1008,6 +1008,8 @@ static void policy_from(const struct cg_conf_revocation *r, cg_purpose_t purpose
     p->scope = r->scope;
     p->on_unknown = r->on_unknown;
     p->max_crl_age = r->max_crl_age_s;
+    /* The same leeway for the stores' CRLs as for OCSP and fetched CRLs. */
+    p->clock_skew = r->clock_skew_s;
     p->max_depth = 0;
 }
 

@@ -235,6 +235,7 @@ void cg_tls_site_policy_digest(const struct cg_conf_site *site, const struct cg_
     digest_long(h, p->scope, &ok);
     digest_long(h, p->on_unknown, &ok);
     digest_long(h, p->max_crl_age, &ok);
+    digest_long(h, p->clock_skew, &ok);
     digest_long(h, p->max_depth, &ok);
     digest_long(h, p->eku_mode, &ok);
     digest_long(h, p->allow_sha1, &ok);

@@ -217,6 +217,10 @@ static void test_policy_digest(void **state)
     assert_int_equal(cg_policy_digest(&b, db), CG_OK);
     assert_memory_not_equal(da, db, sizeof(da));
     b.max_crl_age = 0;
+    b.clock_skew = 300;
+    assert_int_equal(cg_policy_digest(&b, db), CG_OK);
+    assert_memory_not_equal(da, db, sizeof(da));
+    b.clock_skew = 0;
     b.anchor_skip_validity = true;
     assert_int_equal(cg_policy_digest(&b, db), CG_OK);
     assert_memory_not_equal(da, db, sizeof(da));
@@ -288,6 +292,64 @@ static void test_revocation_invalidates(void **state)
     cg_trust_unref(t2);
     X509_CRL_free(clean);
     X509_CRL_free(revoking);
+    free(err);
+    cg_vcache_free(c);
+}
+
+/*
+ * A store CRL dated 120 s ahead: a verdict taken under one clock_skew is
+ * never served under another, and the span of one taken while the CRL was
+ * still too far ahead ends where the leeway reaches its thisUpdate.
+ */
+static void test_crl_clock_skew(void **state)
+{
+    struct cg_vcache *c = cg_vcache_new(NULL);
+    char *err = NULL;
+    time_t tu = P.now + 120, from, until;
+    X509_CRL *ahead = cg_pki_make_crl(P.inter, P.inter_key, NULL, 0, tu, tu + DAY, 1, &err);
+    struct cg_trust *t;
+    struct cg_policy strict, lenient;
+    struct cg_verdict_ref *r = NULL;
+
+    (void)state;
+    assert_non_null(ahead);
+    t = trust_with(ahead);
+    cg_policy_init(&strict);
+    strict.revocation = CG_REVOCATION_CRL;
+    strict.scope = CG_SCOPE_LEAF;
+    lenient = strict;
+    lenient.clock_skew = 300;
+    assert_int_equal(judge(c, P.leaves[8], P.chain, t, P.now, &strict, NULL),
+                     CG_REASON_REVOCATION_UNKNOWN);
+    /* the cached 403 does not answer under the skew, nor the 200 without it */
+    assert_int_equal(judge(c, P.leaves[8], P.chain, t, P.now, &lenient, &r), CG_REASON_OK);
+    cg_verdict_ref_span(r, &from, &until);
+    assert_true(until <= tu + DAY);   /* not past the CRL's nextUpdate */
+    cg_verdict_ref_unref(r);
+    assert_int_equal(judge(c, P.leaves[8], P.chain, t, P.now, &strict, NULL),
+                     CG_REASON_REVOCATION_UNKNOWN);
+    assert_int_equal(judge(c, P.leaves[8], P.chain, t, P.now + 1, &lenient, NULL),
+                     CG_REASON_OK);
+    assert_int_equal(stats(c).misses, 2);
+    assert_int_equal(stats(c).hits, 2);
+    /* past the CRL's nextUpdate the cached 200 is not served */
+    assert_int_not_equal(judge(c, P.leaves[8], P.chain, t, tu + DAY + 10, &lenient, NULL),
+                         CG_REASON_OK);
+    assert_int_equal(stats(c).misses, 3);
+
+    /* judged under 60 s of leeway while the CRL is 120 s ahead: refused, and
+     * that verdict ends once thisUpdate is within the leeway */
+    cg_vcache_clear(c);
+    lenient.clock_skew = 60;
+    r = NULL;
+    assert_int_equal(judge(c, P.leaves[8], P.chain, t, P.now, &lenient, &r),
+                     CG_REASON_REVOCATION_UNKNOWN);
+    cg_verdict_ref_span(r, &from, &until);
+    assert_true(until <= tu - 60);
+    cg_verdict_ref_unref(r);
+    assert_int_equal(judge(c, P.leaves[8], P.chain, t, tu - 60, &lenient, NULL), CG_REASON_OK);
+    cg_trust_unref(t);
+    X509_CRL_free(ahead);
     free(err);
     cg_vcache_free(c);
 }
@@ -570,6 +632,7 @@ int main(void)
         cmocka_unit_test(test_policy_digest),
         cmocka_unit_test(test_new_trust_misses),
         cmocka_unit_test(test_revocation_invalidates),
+        cmocka_unit_test(test_crl_clock_skew),
         cmocka_unit_test(test_hook_answers_bound_the_span),
         cmocka_unit_test(test_answer_due_bounds_the_span),
         cmocka_unit_test(test_hook_argument_by_bytes),

@@ -474,6 +474,131 @@ static void test_max_crl_age(void **state)
     X509_free(leaf);
 }
 
+static bool has_error(const struct cg_path_element *e, int x509_error)
+{
+    for (size_t i = 0; i < e->n_problems; i++) {
+        if (e->problems[i].x509_error == x509_error)
+            return true;
+    }
+    return false;
+}
+
+/* A trust with the CA path and one CRL of the intermediate's (owned by the caller). */
+static struct cg_trust *trust_with_crl(X509_CRL *crl)
+{
+    struct cg_trust *t = cg_trust_new();
+
+    assert_non_null(t);
+    assert_int_equal(cg_trust_add_root(t, P.root), CG_OK);
+    assert_int_equal(cg_trust_add_intermediate(t, P.inter), CG_OK);
+    assert_int_equal(cg_trust_add_crl(t, crl), CG_OK);
+    return t;
+}
+
+/*
+ * A store CRL whose thisUpdate lies ahead of the verification time (the
+ * CA's clock runs ahead): within the policy's clock_skew it counts, beyond
+ * it (or with no skew) OpenSSL's "not yet valid" stands.
+ */
+static void test_crl_clock_skew(void **state)
+{
+    struct cg_verdict v;
+    struct cg_policy pol;
+    X509 *leaf = leaf_by(P.inter, P.inter_key, "hal");
+    X509_CRL *ahead = crl_of(P.inter, P.inter_key, NULL, P.now + 120);
+    X509_CRL *far = crl_of(P.inter, P.inter_key, NULL, P.now + 400);
+    struct cg_trust *t_ahead = trust_with_crl(ahead), *t_far = trust_with_crl(far);
+    (void)state;
+
+    cg_policy_init(&pol);
+    assert_int_equal(pol.clock_skew, 0);   /* the engine's default: OpenSSL's check as is */
+    pol.revocation = CG_REVOCATION_CRL;
+    pol.scope = CG_SCOPE_LEAF;
+
+    /* No leeway: 120 s ahead is not valid yet. */
+    judge(leaf, NULL, t_ahead, P.now, &pol, &v);
+    expect_headline(&v, CG_REASON_REVOCATION_UNKNOWN, 403, 16);
+    assert_true(has_error(&v.path[0], X509_V_ERR_CRL_NOT_YET_VALID));
+    cg_verdict_free(&v);
+
+    /* 300 s of leeway: the CRL counts, and it does not list the leaf. */
+    pol.clock_skew = 300;
+    judge(leaf, NULL, t_ahead, P.now, &pol, &v);
+    expect_headline(&v, CG_REASON_OK, 200, 0);
+    assert_int_equal(v.path[0].n_problems, 0);
+    cg_verdict_free(&v);
+
+    /* The edges: thisUpdate exactly `at + skew` counts, one second more does not. */
+    pol.clock_skew = 120;
+    judge(leaf, NULL, t_ahead, P.now, &pol, &v);
+    expect_headline(&v, CG_REASON_OK, 200, 0);
+    cg_verdict_free(&v);
+    pol.clock_skew = 119;
+    judge(leaf, NULL, t_ahead, P.now, &pol, &v);
+    expect_headline(&v, CG_REASON_REVOCATION_UNKNOWN, 403, 16);
+    assert_true(has_error(&v.path[0], X509_V_ERR_CRL_NOT_YET_VALID));
+    cg_verdict_free(&v);
+
+    /* 400 s ahead is beyond 300 s of leeway. */
+    pol.clock_skew = 300;
+    judge(leaf, NULL, t_far, P.now, &pol, &v);
+    expect_headline(&v, CG_REASON_REVOCATION_UNKNOWN, 403, 16);
+    assert_true(has_error(&v.path[0], X509_V_ERR_CRL_NOT_YET_VALID));
+    cg_verdict_free(&v);
+
+    /* Only thisUpdate gets it: a CRL past its nextUpdate stays expired. */
+    judge(leaf, NULL, t_ahead, P.now + 7 * DAY + 121, &pol, &v);
+    expect_headline(&v, CG_REASON_REVOCATION_UNKNOWN, 403, 16);
+    assert_true(has_error(&v.path[0], X509_V_ERR_CRL_HAS_EXPIRED));
+    cg_verdict_free(&v);
+
+    cg_trust_unref(t_ahead);
+    cg_trust_unref(t_far);
+    X509_CRL_free(ahead);
+    X509_CRL_free(far);
+    X509_free(leaf);
+}
+
+/* The leeway lets the CRL be read; it never hides what the CRL lists. */
+static void test_crl_clock_skew_keeps_revocation(void **state)
+{
+    struct cg_verdict v;
+    struct cg_policy pol;
+    X509 *leaf = leaf_by(P.inter, P.inter_key, "ivy");
+    X509 *other = leaf_by(P.inter, P.inter_key, "jack");
+    struct cg_pki_revoked r = {.cert = leaf, .revoked_at = P.now - 60, .reason = 1};
+    X509_CRL *crl = cg_pki_make_crl(P.inter, P.inter_key, &r, 1, P.now + 120, 0, 1, NULL);
+    struct cg_trust *t;
+    (void)state;
+
+    assert_non_null(crl);
+    t = trust_with_crl(crl);
+    cg_policy_init(&pol);
+    pol.revocation = CG_REVOCATION_CRL;
+    pol.scope = CG_SCOPE_LEAF;
+    pol.clock_skew = 300;
+    judge(leaf, NULL, t, P.now, &pol, &v);
+    expect_headline(&v, CG_REASON_REVOKED, 403, 13);
+    assert_true(has_problem(&v.path[0], CG_REASON_REVOKED));
+    assert_false(has_error(&v.path[0], X509_V_ERR_CRL_NOT_YET_VALID));
+    cg_verdict_free(&v);
+    /* ... and the CRL vouches for a certificate it does not list. */
+    judge(other, NULL, t, P.now, &pol, &v);
+    expect_headline(&v, CG_REASON_OK, 200, 0);
+    cg_verdict_free(&v);
+    /* Without leeway the revoked one is still refused (unknown, not accepted). */
+    pol.clock_skew = 0;
+    judge(leaf, NULL, t, P.now, &pol, &v);
+    assert_int_not_equal(v.reason, CG_REASON_OK);
+    assert_int_equal(v.status, 403);
+    cg_verdict_free(&v);
+
+    cg_trust_unref(t);
+    X509_CRL_free(crl);
+    X509_free(leaf);
+    X509_free(other);
+}
+
 /* revoked (403.13) > the 403.16 family > expired (403.17); all stay listed. */
 static void test_headline_rule(void **state)
 {
@@ -644,6 +769,8 @@ int main(void)
         cmocka_unit_test(test_expired_and_not_yet_valid),
         cmocka_unit_test(test_revocation),
         cmocka_unit_test(test_max_crl_age),
+        cmocka_unit_test(test_crl_clock_skew),
+        cmocka_unit_test(test_crl_clock_skew_keeps_revocation),
         cmocka_unit_test(test_headline_rule),
         cmocka_unit_test(test_intermediate_as_anchor),
         cmocka_unit_test(test_load_dir_and_wrong_store),
