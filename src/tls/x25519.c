@@ -21,7 +21,6 @@
 #include "tls/x25519.h"
 
 #include <pthread.h>
-#include <stdbool.h>
 #include <string.h>
 
 typedef unsigned __int128 u128;

@@ -146,3 +146,28 @@ PY
         "$CERTGATE" store import --stores "$S" "$P/$n.crl" >/dev/null
     done
 }
+
+# cc_site_config OUT LOG_PREFIX [LINE...]: the configuration most tests
+# serve with: one worker, stores $S, site "main" for a.test at $T/www
+# requiring a client certificate, TLS on 127.0.0.1:0 with $P/a.test.pem;
+# logs LOG_PREFIXaccess.log (w3c) and LOG_PREFIXerror.log (info). Each LINE
+# is one more top-level key.
+cc_site_config() {
+    local out=$1 logs=$2 line
+    shift 2
+    {
+        printf 'workers: 1\nstores: %s\n' "$S"
+        for line in "$@"; do printf '%s\n' "$line"; done
+        cat <<YAML
+access_log: { path: ${logs}access.log, format: w3c }
+error_log: { path: ${logs}error.log, level: info }
+sites:
+  - name: main
+    hostnames: [a.test]
+    root: $T/www
+    client_certificates: require
+    bindings:
+      - { listen: "127.0.0.1:0", tls: true, certificate: $P/a.test.pem, key: $P/a.test.key }
+YAML
+    } >"$out"
+}

@@ -26,19 +26,7 @@ cc_pki "$P" "$S"
 cat "$P/good.pem" "$P/ca.pem" >"$P/good-chain.pem"
 mkdir -p "$T/www"
 head -c 1024 /dev/urandom | base64 -w0 | head -c 1024 >"$T/www/small.html"
-cat >"$T/cg.yaml" <<EOF
-workers: 1
-stores: $S
-access_log: { path: $T/access.log, format: w3c }
-error_log: { path: $T/error.log, level: info }
-sites:
-  - name: main
-    hostnames: [a.test]
-    root: $T/www
-    client_certificates: require
-    bindings:
-      - { listen: "127.0.0.1:0", tls: true, certificate: $P/a.test.pem, key: $P/a.test.key }
-EOF
+cc_site_config "$T/cg.yaml" "$T/"
 cg_start main "$T/cg.yaml"
 PORT=$(cg_port main 127.0.0.1:0)
 

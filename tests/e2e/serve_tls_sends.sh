@@ -27,19 +27,7 @@ head -c 300 /dev/urandom | base64 -w0 >"$T/www/two.txt"
 head -c 5000000 /dev/urandom >"$T/www/big.bin"
 
 # One worker: every send of a connection is made by one thread.
-cat >"$T/cg.yaml" <<EOF
-workers: 1
-stores: $S
-access_log: { path: $T/access.log, format: w3c }
-error_log: { path: $T/error.log, level: info }
-sites:
-  - name: main
-    hostnames: [a.test]
-    root: $T/www
-    client_certificates: require
-    bindings:
-      - { listen: "127.0.0.1:0", tls: true, certificate: $P/a.test.pem, key: $P/a.test.key }
-EOF
+cc_site_config "$T/cg.yaml" "$T/"
 cg_start main "$T/cg.yaml"
 PORT=$(cg_port main 127.0.0.1:0)
 PID=$CG_PID_main

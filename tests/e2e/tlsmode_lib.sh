@@ -40,20 +40,7 @@ tm_start() {
     mkdir -p "$T/www"
     printf 'members-only-content\n' >"$T/www/index.html"
     for mode in builtin openssl; do
-        cat >"$T/$mode.yaml" <<YAML
-workers: 1
-stores: $S
-$key: $mode
-access_log: { path: $T/$mode.access.log, format: w3c }
-error_log: { path: $T/$mode.error.log, level: info }
-sites:
-  - name: main
-    hostnames: [a.test]
-    root: $T/www
-    client_certificates: require
-    bindings:
-      - { listen: "127.0.0.1:0", tls: true, certificate: $P/a.test.pem, key: $P/a.test.key }
-YAML
+        cc_site_config "$T/$mode.yaml" "$T/$mode." "$key: $mode"
         cg_start "$mode" "$T/$mode.yaml"
     done
     cg_check "config check --print: the mode set" openssl "$(tm_printed "$key" "$T/openssl.yaml")"
