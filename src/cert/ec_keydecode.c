@@ -55,6 +55,7 @@
 
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
+#include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/engine.h>
 #include <openssl/err.h>
@@ -63,6 +64,7 @@
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 
+#include "cert/ecdsa_tables.h"
 #include "core/common.h"
 
 static cg_ec_key_decoding_t current = CG_EC_KEYS_PROVIDER;
@@ -353,6 +355,61 @@ static int destroy_engine(ENGINE *e)
 
 /* The shared groups, flagged as named as OpenSSL's decoder flags the groups
  * it builds, so that a key's curve is encoded again by its name. */
+/* The built-in method's verification, which verify_with_tables() falls
+ * back on. Set by make_methods(), before the engine is registered. */
+static int (*builtin_verify_init)(EVP_PKEY_CTX *ctx);
+static int (*builtin_verify)(EVP_PKEY_CTX *ctx, const unsigned char *sig, size_t sig_len,
+                             const unsigned char *tbs, size_t tbs_len);
+
+/* ec's public point as 0x04 || x || y, when its curve is P-256. Decoded
+ * keys hold their point with Z = 1, so its Jacobian coordinates are the
+ * affine ones, read without the field inversion EC_POINT_point2oct costs
+ * OpenSSL's P-256 code (about half a verification). */
+static bool p256_point(const EC_KEY *ec, uint8_t out[CG_P256_POINT_BYTES])
+{
+    const EC_GROUP *group = EC_KEY_get0_group(ec);
+    const EC_POINT *pub = EC_KEY_get0_public_key(ec);
+    BIGNUM *x = NULL, *y = NULL, *z = NULL;
+    bool ok = false;
+
+    if (group == NULL || pub == NULL || EC_GROUP_get_curve_name(group) != NID_X9_62_prime256v1)
+        return false;
+    if ((x = BN_new()) == NULL || (y = BN_new()) == NULL || (z = BN_new()) == NULL)
+        goto done;
+    if (EC_POINT_get_Jprojective_coordinates_GFp(group, pub, x, y, z, NULL) && BN_is_one(z)) {
+        out[0] = 0x04;
+        ok = BN_bn2binpad(x, out + 1, 32) == 32 && BN_bn2binpad(y, out + 33, 32) == 32;
+    } else {
+        ok = EC_POINT_point2oct(group, pub, POINT_CONVERSION_UNCOMPRESSED, out, CG_P256_POINT_BYTES,
+                                NULL) == CG_P256_POINT_BYTES;
+    }
+done:
+    BN_free(x);
+    BN_free(y);
+    BN_free(z);
+    ERR_clear_error();   /* a refusal here is not the verification's error */
+    return ok;
+}
+
+/* The engine's ECDSA verification: with this thread's table of the key
+ * when it has one (ecdsa_tables.h), else the built-in method's. Only keys
+ * of OpenSSL's own EC_KEY method qualify; one with another method (a
+ * hardware key's) keeps it. */
+static int verify_with_tables(EVP_PKEY_CTX *ctx, const unsigned char *sig, size_t sig_len,
+                              const unsigned char *tbs, size_t tbs_len)
+{
+    const EC_KEY *ec = ec_of(EVP_PKEY_CTX_get0_pkey(ctx));
+    uint8_t point[CG_P256_POINT_BYTES];
+
+    if (ec != NULL && EC_KEY_get_method(ec) == EC_KEY_OpenSSL() && p256_point(ec, point)) {
+        int rc = cg_ecdsa_tables_verify(point, tbs, tbs_len, sig, sig_len);
+
+        if (rc >= 0)
+            return rc;
+    }
+    return builtin_verify(ctx, sig, sig_len, tbs, tbs_len);
+}
+
 static int build_shared_groups(void)
 {
     for (size_t i = 0; i < CG_ARRAY_LEN(shared_curves); i++) {
@@ -387,6 +444,9 @@ static int make_methods(void)
         return CG_ERR;
     }
     EVP_PKEY_meth_copy(ec_method, builtin);
+    EVP_PKEY_meth_get_verify(builtin, &builtin_verify_init, &builtin_verify);
+    if (builtin_verify != NULL)
+        EVP_PKEY_meth_set_verify(ec_method, builtin_verify_init, verify_with_tables);
     EVP_PKEY_asn1_copy(ec_asn1_method, builtin_asn1);
     EVP_PKEY_asn1_set_public(ec_asn1_method, pub_decode, pub_encode, pub_cmp, pub_print,
                              pkey_size, pkey_bits);

@@ -26,7 +26,7 @@
 #include "conf/ytree.h"
 #include "core/common.h"
 
-#define MAX_DIRS 24
+#define MAX_DIRS 32
 
 struct mark {
     unsigned line, col;           /* line 0: not set */
@@ -603,6 +603,9 @@ static const struct dir limits_dirs[] = {
      1000, 30 * DAY_MS, NULL, NULL, "5m", 0},
     {"verification_cache_unknown_age", T_SECONDS, LIM(verification_cache_unknown_age_s), 0,
      3600000, NULL, NULL, "0s", 0},
+    /* P-256 key tables (src/cert/ecdsa_tables.h): per thread, set once. */
+    {"ecdsa_key_tables", T_UINT, LIM(ecdsa_key_tables), 0, 65536, NULL, NULL, "32", 0},
+    {"ecdsa_key_table_uses", T_UINT, LIM(ecdsa_key_table_uses), 1, 1000000, NULL, NULL, "16", 0},
     {"tls_session_cache", T_UINT, LIM(tls_session_cache), 1, 1048576, NULL, NULL, "20480", 0},
     /* The static-file cache (src/http/filecache.h): one per worker. A
      * cached file goes out with its head from the connection's output

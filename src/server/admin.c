@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cert/ecdsa_tables.h"
 #include "cert/rev_stats.h"
 #include "cert/vcache.h"
 #include "core/common.h"
@@ -257,6 +258,22 @@ static void render_vcache(struct cg_server *srv, struct cg_metrics_text *t)
         "Memory held by the cached verdicts (estimate).", vs.bytes);
 }
 
+static void render_ecdsa_tables(struct cg_metrics_text *t)
+{
+    struct cg_ecdsa_tables_stats es;
+
+    cg_ecdsa_tables_stats(&es);
+    one(t, "certgate_ecdsa_table_verifications_total", "counter",
+        "ECDSA P-256 signatures verified with a table of their key.", es.table_verifications);
+    one(t, "certgate_ecdsa_key_tables_built_total", "counter",
+        "P-256 key tables made (a key that verified limits.ecdsa_key_table_uses signatures).",
+        es.tables_built);
+    one(t, "certgate_ecdsa_keys_evicted_total", "counter",
+        "P-256 keys dropped to stay within limits.ecdsa_key_tables per thread.", es.keys_evicted);
+    one(t, "certgate_ecdsa_key_tables", "gauge", "P-256 key tables held now, all threads.",
+        es.tables_held);
+}
+
 int cg_admin_render(struct cg_server *srv, const struct cg_gen *gen, struct cg_metrics_text *t)
 {
     struct slot_label *sl = NULL;
@@ -268,6 +285,7 @@ int cg_admin_render(struct cg_server *srv, const struct cg_gen *gen, struct cg_m
     render_tls(srv, t);
     render_revocation(srv->metrics, t);
     render_vcache(srv, t);
+    render_ecdsa_tables(t);
     free(sl);
     return t->overflow ? CG_ERR : CG_OK;
 }

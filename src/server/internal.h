@@ -161,6 +161,7 @@ struct cg_server {
     unsigned verdicts_entries;            /* the limits it was made with: a reload */
     size_t verdicts_bytes;                /* that changes them is told to restart */
     long verdicts_max_age, verdicts_rev_age, verdicts_unknown_age;
+    unsigned ecdsa_key_tables, ecdsa_key_table_uses;   /* limits.ecdsa_key_table*, at start */
     const char *conf_path;                /* NULL: reload rebuilds from the same snapshot */
     /* Online revocation, one of each per process, created by the first
      * generation whose config checks revocation and kept across reloads

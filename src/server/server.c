@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cert/ec_keydecode.h"
+#include "cert/ecdsa_tables.h"
 #include "tls/key_exchange.h"
 #include "tls/key_schedule.h"
 #include "core/common.h"
@@ -517,7 +518,11 @@ static void reload(struct cg_server *srv)
         conf->limits.verification_cache_unknown_age_s != srv->verdicts_unknown_age)
         cg_log(CG_LOG_WARN, "reload: limits.verification_cache_entries, _bytes, _max_age, "
                "_revocation_age or _unknown_age changed: restart to apply");
-    /* How EC keys are decoded is chosen once per process (ec_keydecode.h). */
+    /* How EC keys are decoded is chosen once per process (ec_keydecode.h),
+     * and so are the bounds of the worker threads' key tables. */
+    if (conf->limits.ecdsa_key_tables != srv->ecdsa_key_tables ||
+        conf->limits.ecdsa_key_table_uses != srv->ecdsa_key_table_uses)
+        cg_log(CG_LOG_WARN, "reload: limits.ecdsa_key_tables or _uses changed: restart to apply");
     if (conf->ec_key_decoding != cg_ec_keydecode_current())
         cg_log(CG_LOG_WARN, "reload: ec_key_decoding changed from %s to %s: restart to apply",
                cg_ec_keydecode_name(cg_ec_keydecode_current()),
@@ -686,6 +691,7 @@ int cg_server_run(struct cg_conf *conf, const struct cg_server_opts *opts, char 
     /* Before any store or TLS context decodes a key, and before threads. */
     if (cg_ec_keydecode_select(conf->ec_key_decoding, err) != CG_OK)
         goto done;
+    cg_ecdsa_tables_configure(conf->limits.ecdsa_key_tables, conf->limits.ecdsa_key_table_uses);
     /* Before any SSL_CTX is made: they take its property query. */
     if (cg_key_schedule_select(conf->key_schedule, err) != CG_OK ||
         cg_key_exchange_select(conf->key_exchange, err) != CG_OK)
@@ -724,6 +730,8 @@ int cg_server_run(struct cg_conf *conf, const struct cg_server_opts *opts, char 
     srv->verdicts_max_age = conf->limits.verification_cache_max_age_s;
     srv->verdicts_rev_age = conf->limits.verification_cache_revocation_age_s;
     srv->verdicts_unknown_age = conf->limits.verification_cache_unknown_age_s;
+    srv->ecdsa_key_tables = conf->limits.ecdsa_key_tables;
+    srv->ecdsa_key_table_uses = conf->limits.ecdsa_key_table_uses;
     if (srv->verdicts_entries > 0) {
         struct cg_vcache_limits vl = {
             .max_entries = conf->limits.verification_cache_entries,

@@ -1,0 +1,216 @@
+/*
+ * ecdsa_tables.c: per-thread P-256 key tables and the verification that
+ * uses them (see ecdsa_tables.h).
+ *
+ * Each thread's keys live in a set-associative array: a key's hash picks a
+ * set of WAYS slots, a new key replaces the set's least recently used one.
+ * So a lookup is a few compares whatever the bound, and many keys made to
+ * share a set (their hash is keyed with a per-process random seed, so they
+ * cannot be chosen to) only ever push each other out.
+ */
+#include "cert/ecdsa_tables.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "core/common.h"
+
+#define WAYS 4
+
+struct slot {
+    uint64_t hash;
+    uint64_t last_used;
+    uint32_t uses;                 /* signatures verified by the key so far */
+    bool no_table;                 /* its table could not be made: never again */
+    struct cg_p256_table *table;   /* owned; NULL until `uses` reaches the bound */
+    uint8_t point[CG_P256_POINT_BYTES];
+};
+
+struct thread_cache {
+    struct slot *slots;   /* sets * WAYS, owned */
+    unsigned sets;
+    uint64_t clock;
+};
+
+static unsigned conf_entries = CG_ECDSA_TABLES_DEFAULT_ENTRIES;
+static unsigned conf_uses = CG_ECDSA_TABLES_DEFAULT_USES;
+static uint64_t hash_seed;
+
+static atomic_uint_fast64_t st_table_verifications, st_built, st_evicted, st_held;
+
+static pthread_key_t cache_key;
+static pthread_once_t cache_key_once = PTHREAD_ONCE_INIT;
+static __thread struct thread_cache *this_thread;
+
+static void drop_slot(struct slot *s)
+{
+    if (s->table != NULL) {
+        cg_p256_table_free(s->table);
+        atomic_fetch_sub_explicit(&st_held, 1, memory_order_relaxed);
+    }
+    memset(s, 0, sizeof(*s));
+}
+
+/* A thread's cache goes with the thread (pthread key destructor). */
+static void free_cache(void *p)
+{
+    struct thread_cache *c = p;
+
+    if (c == NULL)
+        return;
+    for (unsigned i = 0; i < c->sets * WAYS; i++)
+        drop_slot(&c->slots[i]);
+    free(c->slots);
+    free(c);
+}
+
+static void make_key(void)
+{
+    if (getrandom(&hash_seed, sizeof(hash_seed), 0) != sizeof(hash_seed))
+        hash_seed = (uint64_t)(uintptr_t)&hash_seed;   /* still fixed per process */
+    (void)pthread_key_create(&cache_key, free_cache);
+}
+
+void cg_ecdsa_tables_configure(unsigned entries, unsigned uses_before_table)
+{
+    conf_entries = entries;
+    conf_uses = uses_before_table > 0 ? uses_before_table : 1;
+    pthread_once(&cache_key_once, make_key);
+}
+
+/* This thread's cache, made on first use; NULL when the tables are off or
+ * memory is short (the caller then lets OpenSSL verify). */
+static struct thread_cache *cache(void)
+{
+    struct thread_cache *c = this_thread;
+    unsigned sets = 1;
+
+    if (c != NULL || conf_entries == 0)
+        return c;
+    pthread_once(&cache_key_once, make_key);
+    while (sets * WAYS < conf_entries)
+        sets *= 2;
+    if ((c = calloc(1, sizeof(*c))) == NULL || (c->slots = calloc((size_t)sets * WAYS, sizeof(*c->slots))) == NULL) {
+        free(c);
+        return NULL;
+    }
+    c->sets = sets;
+    if (pthread_setspecific(cache_key, c) != 0) {
+        free_cache(c);
+        return NULL;
+    }
+    this_thread = c;
+    return c;
+}
+
+static uint64_t point_hash(const uint8_t point[CG_P256_POINT_BYTES])
+{
+    uint64_t h = 0xcbf29ce484222325ULL ^ hash_seed;   /* FNV-1a, keyed */
+
+    for (size_t i = 0; i < CG_P256_POINT_BYTES; i++)
+        h = (h ^ point[i]) * 0x100000001b3ULL;
+    return h ^ h >> 29;
+}
+
+/* The key's slot: found, or taken from the set's least recently used. */
+static struct slot *slot_for(struct thread_cache *c, const uint8_t point[CG_P256_POINT_BYTES])
+{
+    uint64_t h = point_hash(point);
+    struct slot *set = c->slots + (size_t)(h & (c->sets - 1)) * WAYS, *victim = set;
+
+    for (int i = 0; i < WAYS; i++) {
+        struct slot *s = &set[i];
+
+        if (s->uses != 0 && s->hash == h && memcmp(s->point, point, CG_P256_POINT_BYTES) == 0)
+            return s;
+        if (s->uses == 0 || (victim->uses != 0 && s->last_used < victim->last_used))
+            victim = s;
+    }
+    if (victim->uses != 0)
+        atomic_fetch_add_explicit(&st_evicted, 1, memory_order_relaxed);
+    drop_slot(victim);
+    victim->hash = h;
+    memcpy(victim->point, point, CG_P256_POINT_BYTES);
+    return victim;
+}
+
+/* One DER INTEGER, non-negative and minimally encoded, of at most 32
+ * bytes of magnitude, into out (big-endian, left-padded). Advances *p.
+ * false for anything else (OpenSSL then decides). */
+static bool der_uint32(const uint8_t **p, const uint8_t *end, uint8_t out[CG_P256_SCALAR_BYTES])
+{
+    const uint8_t *q = *p;
+    size_t len;
+
+    if (end - q < 2 || q[0] != 0x02 || q[1] & 0x80)
+        return false;
+    len = q[1];
+    q += 2;
+    if (len == 0 || (size_t)(end - q) < len || q[0] & 0x80)
+        return false;                               /* empty, short or negative */
+    if (len > 1 && q[0] == 0 && !(q[1] & 0x80))
+        return false;                               /* not minimal */
+    if (q[0] == 0) {
+        q++;
+        len--;
+    }
+    if (len > CG_P256_SCALAR_BYTES)
+        return false;
+    memset(out, 0, CG_P256_SCALAR_BYTES - len);
+    memcpy(out + CG_P256_SCALAR_BYTES - len, q, len);
+    *p = q + len;
+    return true;
+}
+
+/* SEQUENCE { INTEGER r, INTEGER s } in DER with nothing after it. */
+static bool der_signature(const uint8_t *sig, size_t len, uint8_t r[CG_P256_SCALAR_BYTES],
+                          uint8_t s[CG_P256_SCALAR_BYTES])
+{
+    const uint8_t *p = sig, *end = sig + len;
+
+    if (len < 2 || sig[0] != 0x30 || sig[1] & 0x80 || (size_t)sig[1] != len - 2)
+        return false;
+    p += 2;
+    return der_uint32(&p, end, r) && der_uint32(&p, end, s) && p == end;
+}
+
+int cg_ecdsa_tables_verify(const uint8_t point[CG_P256_POINT_BYTES], const uint8_t *digest,
+                           size_t digest_len, const uint8_t *sig, size_t sig_len)
+{
+    struct thread_cache *c = cache();
+    uint8_t r[CG_P256_SCALAR_BYTES], s[CG_P256_SCALAR_BYTES];
+    struct slot *slot;
+
+    if (c == NULL)
+        return -1;
+    slot = slot_for(c, point);
+    slot->last_used = ++c->clock;
+    if (slot->uses < UINT32_MAX)
+        slot->uses++;
+    if (slot->table == NULL) {
+        if (slot->no_table || slot->uses < conf_uses)
+            return -1;
+        if (cg_p256_table_new(point, &slot->table) != CG_OK) {
+            slot->no_table = true;
+            return -1;
+        }
+        atomic_fetch_add_explicit(&st_built, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&st_held, 1, memory_order_relaxed);
+    }
+    if (!der_signature(sig, sig_len, r, s))
+        return -1;
+    atomic_fetch_add_explicit(&st_table_verifications, 1, memory_order_relaxed);
+    return cg_p256_verify(slot->table, digest, digest_len, r, s);
+}
+
+void cg_ecdsa_tables_stats(struct cg_ecdsa_tables_stats *out)
+{
+    out->table_verifications = atomic_load_explicit(&st_table_verifications, memory_order_relaxed);
+    out->tables_built = atomic_load_explicit(&st_built, memory_order_relaxed);
+    out->keys_evicted = atomic_load_explicit(&st_evicted, memory_order_relaxed);
+    out->tables_held = atomic_load_explicit(&st_held, memory_order_relaxed);
+}
