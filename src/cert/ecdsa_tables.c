@@ -107,6 +107,17 @@ static struct thread_cache *cache(void)
     return c;
 }
 
+void cg_ecdsa_tables_thread_release(void)
+{
+    struct thread_cache *c = this_thread;
+
+    if (c == NULL)
+        return;
+    (void)pthread_setspecific(cache_key, NULL);
+    this_thread = NULL;
+    free_cache(c);
+}
+
 static uint64_t point_hash(const uint8_t point[CG_P256_POINT_BYTES])
 {
     uint64_t h = 0xcbf29ce484222325ULL ^ hash_seed;   /* FNV-1a, keyed */

@@ -33,6 +33,10 @@
  * start-up, before the threads that verify start. */
 void cg_ecdsa_tables_configure(unsigned entries, unsigned uses_before_table);
 
+/* Drops this thread's keys and tables now, as its exit would; its next
+ * verification starts anew under the bounds configured then. */
+void cg_ecdsa_tables_thread_release(void);
+
 /* Verifies the DER ECDSA signature `sig` of `digest` by the P-256 key
  * `point` (0x04 || x || y) with this thread's table for it: 1 valid, 0 not.
  * -1: not done here (the tables are off, the key has no table yet, or it
