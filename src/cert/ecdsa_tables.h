@@ -4,9 +4,9 @@
  *
  * A key is remembered the first time it verifies a signature; once it has
  * verified `uses_before_table` of them, the thread makes its table (about
- * 53 KB, the cost of some 35 verifications), and from then on that key's
- * signatures are verified with it, at about 60% of OpenSSL's cost.
- * Keys seen only a few times never get one. Each thread holds at most
+ * 53 KB, in the time of about six verifications), and from then on that
+ * key's signatures are verified with it, in about 40% of OpenSSL's time
+ * (bench/ecdsa-cost). Keys seen only a few times never get one. Each thread holds at most
  * `entries` keys (with or without a table), replacing the least recently
  * used of the four a key may go to; no lock is taken.
  *
