@@ -152,7 +152,7 @@ static struct slot *slot_for(struct thread_cache *c, const uint8_t point[CG_P256
 /* One DER INTEGER, non-negative and minimally encoded, of at most 32
  * bytes of magnitude, into out (big-endian, left-padded). Advances *p.
  * false for anything else (OpenSSL then decides). */
-static bool der_uint32(const uint8_t **p, const uint8_t *end, uint8_t out[CG_P256_SCALAR_BYTES])
+static bool der_scalar(const uint8_t **p, const uint8_t *end, uint8_t out[CG_P256_SCALAR_BYTES])
 {
     const uint8_t *q = *p;
     size_t len;
@@ -186,7 +186,7 @@ static bool der_signature(const uint8_t *sig, size_t len, uint8_t r[CG_P256_SCAL
     if (len < 2 || sig[0] != 0x30 || sig[1] & 0x80 || (size_t)sig[1] != len - 2)
         return false;
     p += 2;
-    return der_uint32(&p, end, r) && der_uint32(&p, end, s) && p == end;
+    return der_scalar(&p, end, r) && der_scalar(&p, end, s) && p == end;
 }
 
 int cg_ecdsa_tables_verify(const uint8_t point[CG_P256_POINT_BYTES], const uint8_t *digest,

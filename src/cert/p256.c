@@ -7,14 +7,15 @@
  * Jacobian (x = X/Z², y = Y/Z³), Z = 0 being the point at infinity; table
  * points are affine.
  *
- * A table holds, for each of the 52 five-bit windows of a scalar,
- * 1..16 times 32^i times its point. A scalar is recoded into 52 signed
- * digits in [-15, 16] (k = sum d_i·32^i), so u·P is the sum of at most 52
- * table points, each negated or not: no doubling at all. u1·G + u2·Q is
- * then at most 104 mixed additions; G's table is made once per process.
- * The result is compared with r without leaving Jacobian coordinates
- * (X == r·Z², or (r + n)·Z² when r + n < p), so no field inversion is done
- * per verification; one scalar inversion (s⁻¹ mod n) is.
+ * A table of width w holds, for each of the ceil(257/w) w-bit windows of
+ * a scalar, 1..2^(w-1) times 2^(w·i) times its point. A scalar is recoded
+ * into as many signed digits in [-2^(w-1) + 1, 2^(w-1)], so u·P is the sum
+ * of one table point per window, negated or not: no doubling at all. A
+ * key's table has w = 5 (52 windows), the base point's w = 7 (37 windows,
+ * made once per process): u1·G + u2·Q is at most 89 mixed additions. The
+ * result is compared with r without leaving Jacobian coordinates (X ==
+ * r·Z², or (r + n)·Z² when r + n < p), so no field inversion is done per
+ * verification; one scalar inversion (s⁻¹ mod n) is.
  *
  * All of it is variable-time: it only ever sees public values (p256.h).
  */
@@ -41,6 +42,7 @@ typedef uint64_t fe[4];
 #define G_WIDTH 7
 #define WINDOWS_OF(w) ((257 + (w) - 1) / (w))
 #define ENTRIES_OF(w) (1 << ((w) - 1))
+
 struct affine {
     fe x, y;
 };
