@@ -2,11 +2,12 @@
  * ecdsa_tables.c: per-thread P-256 key tables and the verification that
  * uses them (see ecdsa_tables.h).
  *
- * Each thread's keys live in a set-associative array: a key's hash picks a
- * set of WAYS slots, a new key replaces the set's least recently used one.
- * So a lookup is a few compares whatever the bound, and many keys made to
- * share a set (their hash is keyed with a per-process random seed, so they
- * cannot be chosen to) only ever push each other out.
+ * Each thread's keys live in a set-associative array of exactly the
+ * configured number of slots: a key's hash picks a set of WAYS slots (the
+ * last set may have fewer), a new key replaces the set's least recently
+ * used one. So a lookup is a few compares whatever the bound, and many keys
+ * made to share a set (their hash is keyed with a per-process random seed,
+ * so they cannot be chosen to) only ever push each other out.
  */
 #include "cert/ecdsa_tables.h"
 
@@ -31,8 +32,9 @@ struct slot {
 };
 
 struct thread_cache {
-    struct slot *slots;   /* sets * WAYS, owned */
-    unsigned sets;
+    struct slot *slots;   /* n_slots, owned */
+    unsigned n_slots;     /* limits.ecdsa_key_tables */
+    unsigned sets;        /* ceil(n_slots / WAYS) */
     uint64_t clock;
 };
 
@@ -62,7 +64,7 @@ static void free_cache(void *p)
 
     if (c == NULL)
         return;
-    for (unsigned i = 0; i < c->sets * WAYS; i++)
+    for (unsigned i = 0; i < c->n_slots; i++)
         drop_slot(&c->slots[i]);
     free(c->slots);
     free(c);
@@ -87,18 +89,16 @@ void cg_ecdsa_tables_configure(unsigned entries, unsigned uses_before_table)
 static struct thread_cache *cache(void)
 {
     struct thread_cache *c = this_thread;
-    unsigned sets = 1;
 
     if (c != NULL || conf_entries == 0)
         return c;
     pthread_once(&cache_key_once, make_key);
-    while (sets * WAYS < conf_entries)
-        sets *= 2;
-    if ((c = calloc(1, sizeof(*c))) == NULL || (c->slots = calloc((size_t)sets * WAYS, sizeof(*c->slots))) == NULL) {
+    if ((c = calloc(1, sizeof(*c))) == NULL || (c->slots = calloc(conf_entries, sizeof(*c->slots))) == NULL) {
         free(c);
         return NULL;
     }
-    c->sets = sets;
+    c->n_slots = conf_entries;
+    c->sets = (conf_entries + WAYS - 1) / WAYS;
     if (pthread_setspecific(cache_key, c) != 0) {
         free_cache(c);
         return NULL;
@@ -131,9 +131,11 @@ static uint64_t point_hash(const uint8_t point[CG_P256_POINT_BYTES])
 static struct slot *slot_for(struct thread_cache *c, const uint8_t point[CG_P256_POINT_BYTES])
 {
     uint64_t h = point_hash(point);
-    struct slot *set = c->slots + (size_t)(h & (c->sets - 1)) * WAYS, *victim = set;
+    unsigned first = (unsigned)(h % c->sets) * WAYS;
+    unsigned ways = c->n_slots - first < WAYS ? c->n_slots - first : WAYS;
+    struct slot *set = c->slots + first, *victim = set;
 
-    for (int i = 0; i < WAYS; i++) {
+    for (unsigned i = 0; i < ways; i++) {
         struct slot *s = &set[i];
 
         if (s->uses != 0 && s->hash == h && memcmp(s->point, point, CG_P256_POINT_BYTES) == 0)

@@ -6,9 +6,10 @@
  * verified `uses_before_table` of them, the thread makes its table (about
  * 53 KB, in the time of about six verifications), and from then on that
  * key's signatures are verified with it, in about 40% of OpenSSL's time
- * (bench/ecdsa-cost). Keys seen only a few times never get one. Each thread holds at most
- * `entries` keys (with or without a table), replacing the least recently
- * used of the four a key may go to; no lock is taken.
+ * (bench/ecdsa-cost). Keys seen only a few times never get one. Each
+ * thread holds at most `entries` keys (with or without a table, so at most
+ * `entries` tables), replacing the least recently used of the four a key
+ * may go to; no lock is taken.
  *
  * Which signatures: ECDSA over P-256 with a key of OpenSSL's built-in EC
  * method, verified through EVP (a TLS CertificateVerify, a certificate's,
