@@ -353,8 +353,6 @@ static int destroy_engine(ENGINE *e)
     return 1;
 }
 
-/* The shared groups, flagged as named as OpenSSL's decoder flags the groups
- * it builds, so that a key's curve is encoded again by its name. */
 /* The built-in method's verification, which verify_with_tables() falls
  * back on. Set by make_methods(), before the engine is registered. */
 static int (*builtin_verify_init)(EVP_PKEY_CTX *ctx);
@@ -372,8 +370,11 @@ static bool p256_point(const EC_KEY *ec, uint8_t out[CG_P256_POINT_BYTES])
     BIGNUM *x = NULL, *y = NULL, *z = NULL;
     bool ok = false;
 
+    /* What this raises is not the verification's error; what the caller
+     * queued before stays. */
+    ERR_set_mark();
     if (group == NULL || pub == NULL || EC_GROUP_get_curve_name(group) != NID_X9_62_prime256v1)
-        return false;
+        goto done;
     if ((x = BN_new()) == NULL || (y = BN_new()) == NULL || (z = BN_new()) == NULL)
         goto done;
     if (EC_POINT_get_Jprojective_coordinates_GFp(group, pub, x, y, z, NULL) && BN_is_one(z)) {
@@ -387,7 +388,7 @@ done:
     BN_free(x);
     BN_free(y);
     BN_free(z);
-    ERR_clear_error();   /* a refusal here is not the verification's error */
+    ERR_pop_to_mark();
     return ok;
 }
 
@@ -410,6 +411,8 @@ static int verify_with_tables(EVP_PKEY_CTX *ctx, const unsigned char *sig, size_
     return builtin_verify(ctx, sig, sig_len, tbs, tbs_len);
 }
 
+/* The shared groups, flagged as named as OpenSSL's decoder flags the groups
+ * it builds, so that a key's curve is encoded again by its name. */
 static int build_shared_groups(void)
 {
     for (size_t i = 0; i < CG_ARRAY_LEN(shared_curves); i++) {

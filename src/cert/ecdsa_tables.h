@@ -2,10 +2,10 @@
  * ecdsa_tables.h: the P-256 key tables (p256.h) each thread keeps for the
  * keys it verifies often, and the ECDSA verification that uses them.
  *
- * A key is remembered the first time it verifies a signature; once it has
- * verified `uses_before_table` of them, the thread makes its table (about
- * 53 KB, in the time of about six verifications), and from then on that
- * key's signatures are verified with it, in about 40% of OpenSSL's time
+ * A key is remembered the first time it verifies a signature; at its
+ * `uses_before_table`-th signature the thread makes its table (about
+ * 53 KB, in the time of about six verifications) and verifies that
+ * signature and every later one of the key with it, in about 40% of OpenSSL's time
  * (bench/ecdsa-cost). Keys seen only a few times never get one. Each
  * thread holds at most `entries` keys (with or without a table, so at most
  * `entries` tables), replacing the least recently used of the four a key
@@ -30,7 +30,8 @@
 #define CG_ECDSA_TABLES_DEFAULT_USES 16
 
 /* The bounds for every thread (limits.ecdsa_key_tables and
- * limits.ecdsa_key_table_uses); entries = 0 turns the tables off. Call at
+ * limits.ecdsa_key_table_uses: OpenSSL verifies a key's first
+ * uses_before_table - 1 signatures); entries = 0 turns the tables off. Call at
  * start-up, before the threads that verify start. */
 void cg_ecdsa_tables_configure(unsigned entries, unsigned uses_before_table);
 

@@ -604,7 +604,7 @@ static const struct dir limits_dirs[] = {
     {"verification_cache_unknown_age", T_SECONDS, LIM(verification_cache_unknown_age_s), 0,
      3600000, NULL, NULL, "0s", 0},
     /* P-256 key tables (src/cert/ecdsa_tables.h): per thread, set once. */
-    {"ecdsa_key_tables", T_UINT, LIM(ecdsa_key_tables), 0, 65536, NULL, NULL, "32", 0},
+    {"ecdsa_key_tables", T_UINT, LIM(ecdsa_key_tables), 0, 4096, NULL, NULL, "32", 0},
     {"ecdsa_key_table_uses", T_UINT, LIM(ecdsa_key_table_uses), 1, 1000000, NULL, NULL, "16", 0},
     {"tls_session_cache", T_UINT, LIM(tls_session_cache), 1, 1048576, NULL, NULL, "20480", 0},
     /* The static-file cache (src/http/filecache.h): one per worker. A

@@ -266,7 +266,7 @@ static void render_ecdsa_tables(struct cg_metrics_text *t)
     one(t, "certgate_ecdsa_table_verifications_total", "counter",
         "ECDSA P-256 signatures verified with a table of their key.", es.table_verifications);
     one(t, "certgate_ecdsa_key_tables_built_total", "counter",
-        "P-256 key tables made (a key that verified limits.ecdsa_key_table_uses signatures).",
+        "P-256 key tables made (a key at its limits.ecdsa_key_table_uses-th signature on a thread).",
         es.tables_built);
     one(t, "certgate_ecdsa_keys_evicted_total", "counter",
         "P-256 keys dropped to stay within limits.ecdsa_key_tables per thread.", es.keys_evicted);
