@@ -83,6 +83,7 @@ struct lg_opts {
     bool provider_keys;               /* --key-decode provider: OpenSSL's default */
     bool openssl_key_schedule;        /* --key-schedule openssl: OpenSSL's default */
     bool openssl_key_exchange;        /* --key-exchange openssl: OpenSSL's default */
+    bool quick_acks;                  /* --acks quick: the kernel's default on connect */
 };
 
 /* ---- latency histogram: log-linear, microseconds, < 1.6% error --------- */

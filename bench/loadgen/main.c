@@ -73,6 +73,11 @@ static void usage(FILE *out)
             "                         certgate's provider, the agreement OpenSSL's (as\n"
             "                         the server's tls_key_exchange); openssl: OpenSSL's\n"
             "                         default provider\n"
+            "  --acks M               delayed (default): each connection's ACKs wait to\n"
+            "                         ride on its next data (TCP_QUICKACK off), two\n"
+            "                         segments fewer per full handshake; quick: the\n"
+            "                         kernel's default, a bare ACK at once on connect\n"
+            "                         and for the server's first flight\n"
             "  --json                 one JSON object instead of text\n"
             "\n"
             "Idle mode prints \"idle-ready N\" once its connections are set up (N held),\n"
@@ -156,7 +161,7 @@ static int parse_args(struct run *r, int argc, char **argv)
 {
     enum { O_HOST = 256, O_PORT, O_SNI, O_CERT, O_KEY, O_CA, O_MODE, O_CONC, O_THREADS,
            O_DURATION, O_WARMUP, O_REQUESTS, O_TIMEOUT, O_TLS, O_PATH, O_IDLE, O_PID, O_JSON,
-           O_KEYDEC, O_KEYSCHED, O_KEYEXCH, O_HELP };
+           O_KEYDEC, O_KEYSCHED, O_KEYEXCH, O_ACKS, O_HELP };
     static const struct option opts[] = {
         {"host", required_argument, NULL, O_HOST},       {"port", required_argument, NULL, O_PORT},
         {"sni", required_argument, NULL, O_SNI},         {"cert", required_argument, NULL, O_CERT},
@@ -170,6 +175,7 @@ static int parse_args(struct run *r, int argc, char **argv)
         {"key-decode", required_argument, NULL, O_KEYDEC},
         {"key-schedule", required_argument, NULL, O_KEYSCHED},
         {"key-exchange", required_argument, NULL, O_KEYEXCH},
+        {"acks", required_argument, NULL, O_ACKS},
         {"help", no_argument, NULL, O_HELP},             {NULL, 0, NULL, 0},
     };
     struct lg_opts *o = &r->o;
@@ -292,6 +298,14 @@ static int parse_args(struct run *r, int argc, char **argv)
                 o->openssl_key_exchange = false;
             else if (strcmp(a, "openssl") == 0)
                 o->openssl_key_exchange = true;
+            else
+                goto bad;
+            break;
+        case O_ACKS:
+            if (strcmp(a, "delayed") == 0)
+                o->quick_acks = false;
+            else if (strcmp(a, "quick") == 0)
+                o->quick_acks = true;
             else
                 goto bad;
             break;

@@ -201,7 +201,7 @@ static void conn_open(struct wctx *w, struct conn *c)
     const struct sockaddr_in *a = &w->o->addr;
     struct epoll_event ev;
     uint64_t now = lg_now_ns();
-    int one = 1;
+    int one = 1, zero = 0;
 
     c->t_start = now;
     c->deadline = now + (uint64_t)(w->o->timeout_s * 1e9);
@@ -222,6 +222,12 @@ static void conn_open(struct wctx *w, struct conn *c)
     }
     /* Requests are single small writes; Nagle would only add delay. */
     (void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    /* --acks delayed: with quick ACKs off before connect(2), Linux sends the
+     * handshake's last ACK with the ClientHello and acknowledges the
+     * server's flight with ours, instead of two bare ACKs: a client's own
+     * cost, which must stay below the server's (bench/README.md). */
+    if (!w->o->quick_acks)
+        (void)setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &zero, sizeof(zero));
     ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
     ev.data.ptr = c;
     if (epoll_ctl(w->ep, EPOLL_CTL_ADD, c->fd, &ev) != 0) {

@@ -5,8 +5,9 @@
 # cg_tls_gather_closing). Counted on the wire: every segment to and from the
 # server's port, captured on the loopback interface (segcount.py, an
 # AF_PACKET socket), for TLS 1.3 and 1.2 connections of a Python client and
-# of loadgen, the 403 page of a refused certificate, and keep-alive
-# requests before the close; every answer is checked too.
+# of loadgen (whose delayed ACKs, the default, save two bare ACKs per
+# connection against --acks quick), the 403 page of a refused certificate,
+# and keep-alive requests before the close; every answer is checked too.
 # shellcheck shell=bash source=lib.sh
 source "$(dirname "$0")/lib.sh"
 # shellcheck source=clientcert_lib.sh
@@ -82,6 +83,24 @@ print(r["status"] == {"200": 4} and r["errors"]["total"] == 0)' "$T/lg.out")"
 cg_check "loadgen: 4 connections seen" 8 "$(wc -l <"$T/lg.segs")"
 cg_check "loadgen: no bare FIN from the server" 0 "$(bare lg server)"
 cg_check "loadgen: no bare FIN from loadgen" 0 "$(bare lg client)"
+
+cg_log "loadgen --acks quick against the default (delayed): bare ACKs on connect and for the server's flight"
+capture lgquick 4 "$LOADGEN" --port "$PORT" --sni a.test --ca "$P/root.pem" --cert "$P/good-chain.pem" \
+    --key "$P/good.key" --path /small.html --concurrency 1 --tls 1.3 --mode new --requests 4 \
+    --warmup 0 --duration 30 --json --acks quick
+# sent SIDE NAME: the segments SIDE sent, over all connections
+sent() { awk -v s="$2" '$1 == s { n += $2 } END { print n + 0 }' "$T/$1.segs"; }
+quick=$(sent lgquick client)
+delayed=$(sent lg client)
+cg_log "loadgen's segments over 4 connections: quick $quick, delayed $delayed"
+# The handshake's last ACK always rides with the ClientHello (written as
+# soon as connect completes); the server's flight is acknowledged by the
+# client's own unless the client took longer than the delayed-ACK timer.
+cg_check "loadgen: delayed ACKs save at least one segment per connection" True \
+    "$(python3 -c "print($quick - $delayed >= 4 and $quick - $delayed <= 8)")"
+cg_check "loadgen --acks quick: the same data segments" "$(awk '$1 == "client" { n += $3 } END { print n }' "$T/lg.segs")" \
+    "$(awk '$1 == "client" { n += $3 } END { print n }' "$T/lgquick.segs")"
+cg_check "loadgen --acks bad: refused" 2 "$("$LOADGEN" --port "$PORT" --ca "$P/root.pem" --acks sometimes >/dev/null 2>&1; echo $?)"
 
 cg_stop main
 cg_check "server exit status" 0 "$CG_RC"
