@@ -766,8 +766,9 @@ void cg_p256_table_free(struct cg_p256_table *t)
 /* ---- verification -------------------------------------------------------- */
 
 /* k (< n) as ceil(257/width) signed digits d_i in [-2^(width-1) + 1,
- * 2^(width-1)], k = sum d_i·2^(width·i). */
-static void recode(int8_t *d, const uint64_t k[4], int width)
+ * 2^(width-1)], k = sum d_i·2^(width·i); 16 bits each, so that a width of 8
+ * (a top digit of 128) still fits. */
+static void recode(int16_t *d, const uint64_t k[4], int width)
 {
     const unsigned windows = WINDOWS_OF(width), half = 1u << (width - 1), mask = (1u << width) - 1;
     unsigned carry = 0;
@@ -784,7 +785,7 @@ static void recode(int8_t *d, const uint64_t k[4], int width)
         }
         w += carry;
         carry = w > half;
-        d[i] = (int8_t)(carry ? (int)w - (int)(mask + 1) : (int)w);
+        d[i] = (int16_t)(carry ? (int)w - (int)(mask + 1) : (int)w);
     }
 }
 
@@ -802,7 +803,7 @@ int cg_p256_verify(const struct cg_p256_table *q, const uint8_t *digest, size_t 
 {
     uint64_t r[4], s[4], e[4], w[4], u1[4], u2[4];
     uint8_t e_bytes[32] = {0};
-    int8_t d1[WINDOWS_OF(G_WIDTH)], d2[WINDOWS_OF(Q_WIDTH)];
+    int16_t d1[WINDOWS_OF(G_WIDTH)], d2[WINDOWS_OF(Q_WIDTH)];
     struct jacobian acc;
     fe z2, t;
 
