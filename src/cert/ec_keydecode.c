@@ -13,8 +13,10 @@
  * OpenSSL's own built-in EC key method (a copy of it). The decoding is the
  * same code either way (OpenSSL's EC provider decodes a SubjectPublicKeyInfo
  * through the same built-in routines, point and curve checks included), and
- * signatures are verified by the same EC arithmetic; only the decoder set-up
- * and the provider bookkeeping around each key go. Keys of other types (RSA,
+ * signatures are verified by the same EC arithmetic, except that the
+ * method's ECDSA verification hands P-256 signatures of keys that keep
+ * coming back to their tables (verify_with_tables, ecdsa_tables.h); only
+ * the decoder set-up and the provider bookkeeping around each key go. Keys of other types (RSA,
  * Ed25519, ...) are not touched. The price: each EC key decoded or used
  * looks its type up in OpenSSL's ENGINE table, under OpenSSL's global ENGINE
  * lock (a short critical section).
