@@ -66,7 +66,8 @@ struct wctx {
     int ep;
     struct conn *conns;
     unsigned n;
-    X509 *verified_leaf;         /* a server certificate whose chain verified */
+    unsigned char *verified_leaf;   /* DER of a server certificate whose chain verified */
+    int verified_leaf_len;
     struct cg_bufpool gather_pool; /* the connections' gathering buffers */
     unsigned idle_next, idle_in_flight;
     bool idle_refill;            /* a set-up ended: start the next ones */
@@ -561,7 +562,9 @@ static void scan(struct wctx *w, uint64_t now)
 /*
  * The server's chain is verified in full (X509_verify_cert: path, validity,
  * host name) the first time; afterwards a handshake that presents the very
- * same leaf certificate is accepted without verifying the chain again, as a
+ * same leaf certificate (the same DER: a certificate decoded from the wire
+ * hands out its received encoding, so no hashing or extension parsing as
+ * X509_cmp does) is accepted without verifying the chain again, as a
  * client with a verification cache would. The chain costs a client about
  * what it costs the server, and with a single core for the load the client
  * must stay cheaper than the server it measures. The server's
@@ -572,14 +575,23 @@ static int server_chain_cb(X509_STORE_CTX *x, void *arg)
 {
     struct wctx *w = arg;
     X509 *leaf = X509_STORE_CTX_get0_cert(x);
+    unsigned char *der = NULL;
+    int len = leaf != NULL ? i2d_X509(leaf, &der) : -1;
 
-    if (leaf != NULL && w->verified_leaf != NULL && X509_cmp(leaf, w->verified_leaf) == 0)
+    if (len > 0 && len == w->verified_leaf_len && memcmp(der, w->verified_leaf, (size_t)len) == 0) {
+        OPENSSL_free(der);
         return 1;
-    if (X509_verify_cert(x) != 1)
+    }
+    if (X509_verify_cert(x) != 1) {
+        OPENSSL_free(der);
         return 0;
-    if (leaf != NULL && X509_up_ref(leaf) == 1) {
-        X509_free(w->verified_leaf);
-        w->verified_leaf = leaf;
+    }
+    if (len > 0) {
+        OPENSSL_free(w->verified_leaf);
+        w->verified_leaf = der;
+        w->verified_leaf_len = len;
+    } else {
+        OPENSSL_free(der);
     }
     return 1;
 }
@@ -720,7 +732,7 @@ done:
     if (w->ep >= 0)
         close(w->ep);
     SSL_CTX_free(w->ctx);
-    X509_free(w->verified_leaf);
+    OPENSSL_free(w->verified_leaf);
     cg_bufpool_fini(&w->gather_pool);
     free(w);
     return NULL;

@@ -58,6 +58,24 @@ cg_check "new: a full handshake per request" True \
 cg_check "keepalive: fewer handshakes than requests" True \
     "$(json "$T/keepalive.json" 'r["handshakes"] < r["requests"]')"
 
+# loadgen verifies the server: its chain once (then the same leaf's DER is
+# accepted as verified) and its name; a server it cannot verify gets no
+# request through.
+"$CERTGATE" pki issue --profile root --cn "another root" --out "$P/other-root.pem" \
+    --key-out "$P/other-root.key" >/dev/null
+for bad in "another root:--ca $P/other-root.pem --sni localhost" "a name not in the certificate:--ca $P/root.pem --sni other.test"; do
+    what=${bad%%:*}
+    read -r -a args <<<"${bad#*:}"
+    cg_log "loadgen against a server it cannot verify: $what"
+    rc=0
+    "$LOADGEN" --port "$PORT" "${args[@]}" --cert "$P/client.pem" --key "$P/client.key" \
+        --path /index.html --concurrency 2 --mode new --requests 4 --duration 2 --warmup 0 \
+        --timeout 5 --json >"$T/bad.json" 2>/dev/null || rc=$?
+    cg_check "$what: exit status 3 (errors)" 3 "$rc"
+    cg_check "$what: handshake errors, no answer" True \
+        "$(json "$T/bad.json" 'r["errors"]["handshake"] > 0 and r["status"] == {}')"
+done
+
 cg_log "loadgen --mode idle: hold 20 connections, then SIGTERM"
 mkfifo "$T/idle.fifo"
 "${LG[@]}" --mode idle --idle-count 20 --duration 60 >"$T/idle.fifo" 2>"$T/idle.err" &
