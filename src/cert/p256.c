@@ -523,6 +523,21 @@ static void point_double(struct jacobian *r, const struct jacobian *p)
     fe_sub(r->y, t0, gamma);
 }
 
+/* An addition whose two points share x (h = 0, the difference of their
+ * x coordinates) is a doubling when they share y too (rr = 0), else the
+ * points are each other's negation and the sum is infinity: r gets it and
+ * true is returned. r may be a. */
+static bool add_equal_x(struct jacobian *r, const struct jacobian *a, const fe h, const fe rr)
+{
+    if (!is_zero(h))
+        return false;
+    if (is_zero(rr))
+        point_double(r, a);
+    else
+        set_infinity(r);
+    return true;
+}
+
 /* r = a + b, Jacobian both (add-2007-bl). r may be a or b. */
 static void point_add(struct jacobian *r, const struct jacobian *a, const struct jacobian *b)
 {
@@ -546,13 +561,8 @@ static void point_add(struct jacobian *r, const struct jacobian *a, const struct
     fe_mul(s2, s2, z1z1);
     fe_sub(h, u2, u1);
     fe_sub(rr, s2, s1);
-    if (is_zero(h)) {
-        if (is_zero(rr))
-            point_double(r, a);
-        else
-            set_infinity(r);
+    if (add_equal_x(r, a, h, rr))
         return;
-    }
     fe_add(rr, rr, rr);
     fe_add(i, h, h);
     fe_sqr(i, i);
@@ -598,13 +608,8 @@ static void point_add_affine(struct jacobian *r, const struct affine *b, bool ne
     fe_mul(s2, s2, z1z1);
     fe_sub(h, u2, r->x);
     fe_sub(rr, s2, r->y);
-    if (is_zero(h)) {
-        if (is_zero(rr))
-            point_double(r, r);
-        else
-            set_infinity(r);
+    if (add_equal_x(r, r, h, rr))
         return;
-    }
     fe_add(rr, rr, rr);
     fe_sqr(hh, h);
     fe_add(i, hh, hh);

@@ -9,12 +9,13 @@
  *  - digests of 0, 1, 20, 32, 48 and 64 bytes (truncation), all zeros
  *    (u1 = 0), all ones (e >= n), e = n exactly.
  *  - r and s at the edges: 0, 1, n - 1, n, n + 1, 2^256 - 1.
- *  - the keys 1 and n - 1 (Q = G and Q = -G), whose table points collide
- *    with the base point's, so the sum meets P + P and P + (-P).
+ *  - the keys 1 and n - 1 (Q = G and Q = -G), with signatures made so that
+ *    the sum meets P + P (a doubling) and P + (-P) (infinity) on the way.
  *  - points refused: not on the curve, a coordinate >= p, a compressed or
  *    infinity encoding.
  */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -280,9 +281,47 @@ static void test_scalar_edges(void **state)
     key_free(&k);
 }
 
+/* A valid signature by the key 1 (minus = false) or n - 1 (minus = true)
+ * made with the nonce k and the digest e = s, so that u1 = e/s = 1: the
+ * base point's part of the sum is G itself. With the key 1, s = r/(k - 1)
+ * and u2 = k - 1; with the key n - 1, s = -r/(k - 1) and u2 = n - (k - 1).
+ * k is chosen so that u2's first digit is 1: the key's first table point,
+ * G or -G, then meets the sum G (G + G: a doubling; G + (-G): infinity),
+ * and the later digits still bring the sum to k·G. */
+static void crafted(const struct key *k, bool minus, unsigned nonce)
+{
+    EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+    EC_POINT *R = EC_POINT_new(g);
+    BIGNUM *kb = BN_new(), *x = BN_new(), *r = BN_new(), *s = BN_new(), *t = BN_new();
+    const BIGNUM *n = EC_GROUP_get0_order(g);
+    BN_CTX *ctx = BN_CTX_new();
+    uint8_t rb[32], sb[32];
+
+    assert_int_equal(BN_set_word(kb, nonce), 1);
+    assert_int_equal(EC_POINT_mul(g, R, kb, NULL, NULL, ctx), 1);
+    assert_int_equal(EC_POINT_get_affine_coordinates(g, R, x, NULL, ctx), 1);
+    assert_int_equal(BN_nnmod(r, x, n, ctx), 1);
+    assert_int_equal(BN_set_word(t, nonce - 1), 1);
+    assert_non_null(BN_mod_inverse(t, t, n, ctx));
+    assert_int_equal(BN_mod_mul(s, r, t, n, ctx), 1);
+    if (minus)
+        assert_int_equal(BN_sub(s, n, s), 1);
+    assert_int_equal(BN_bn2binpad(r, rb, 32), 32);
+    assert_int_equal(BN_bn2binpad(s, sb, 32), 32);
+    check(k, sb, 32, rb, sb, 1);
+    EC_POINT_free(R);
+    BN_free(kb);
+    BN_free(x);
+    BN_free(r);
+    BN_free(s);
+    BN_free(t);
+    BN_CTX_free(ctx);
+    EC_GROUP_free(g);
+}
+
 /* Keys 1 and n - 1: Q = G and Q = -G, so the base point's and the key's
- * table points meet (P + P, P + (-P)) whenever both scalars' digits of a
- * window agree. */
+ * table points can meet (P + P, P + (-P)): signatures made to meet them
+ * (crafted), and random ones. */
 static void test_keys_that_meet_the_base_point(void **state)
 {
     (void)state;
@@ -293,6 +332,12 @@ static void test_keys_that_meet_the_base_point(void **state)
         struct key k;
 
         key_of_scalar(&k, scalars[i]);
+        if (i == 0) {
+            crafted(&k, false, 34);   /* u2 = 33: digits 1, 1 */
+            crafted(&k, false, 2);    /* u2 = 1 */
+        } else if (i == 1) {
+            crafted(&k, true, 17);    /* u2 = n - 16: first digit 1 */
+        }
         for (int j = 0; j < 200; j++) {
             uint8_t d[32], r[32], s[32];
 
