@@ -538,6 +538,23 @@ static bool add_equal_x(struct jacobian *r, const struct jacobian *a, const fe h
     return true;
 }
 
+/* The end both additions share: X3 = rr² - J - 2V and Y3 = rr(V - X3) -
+ * 2·yj, yj being the first point's Y (scaled to the common Z) times J.
+ * Reads only its arguments, so r's X and Y may already be spent. */
+static void add_finish(struct jacobian *r, const fe rr, const fe j, const fe v, const fe yj)
+{
+    fe t, yj2;
+
+    fe_sqr(t, rr);
+    fe_sub(t, t, j);
+    fe_sub(t, t, v);
+    fe_sub(r->x, t, v);
+    fe_sub(t, v, r->x);
+    fe_mul(t, rr, t);
+    fe_add(yj2, yj, yj);
+    fe_sub(r->y, t, yj2);
+}
+
 /* r = a + b, Jacobian both (add-2007-bl). r may be a or b. */
 static void point_add(struct jacobian *r, const struct jacobian *a, const struct jacobian *b)
 {
@@ -574,17 +591,8 @@ static void point_add(struct jacobian *r, const struct jacobian *a, const struct
     fe_sub(t, t, z1z1);
     fe_sub(t, t, z2z2);
     fe_mul(r->z, t, h);
-    /* X3 = rr² - J - 2V */
-    fe_sqr(t, rr);
-    fe_sub(t, t, j);
-    fe_sub(t, t, v);
-    fe_sub(r->x, t, v);
-    /* Y3 = rr(V - X3) - 2·S1·J */
-    fe_sub(t, v, r->x);
-    fe_mul(t, rr, t);
     fe_mul(s1, s1, j);
-    fe_add(s1, s1, s1);
-    fe_sub(r->y, t, s1);
+    add_finish(r, rr, j, v, s1);
 }
 
 /* r = r + b, b affine, negated when neg (madd-2007-bl). */
@@ -622,16 +630,7 @@ static void point_add_affine(struct jacobian *r, const struct affine *b, bool ne
     fe_sub(t, t, z1z1);
     fe_sub(r->z, t, hh);
     fe_mul(y1j, r->y, j);
-    /* X3 = rr² - J - 2V */
-    fe_sqr(t, rr);
-    fe_sub(t, t, j);
-    fe_sub(t, t, v);
-    fe_sub(r->x, t, v);
-    /* Y3 = rr(V - X3) - 2·Y1·J */
-    fe_sub(t, v, r->x);
-    fe_mul(t, rr, t);
-    fe_add(y1j, y1j, y1j);
-    fe_sub(r->y, t, y1j);
+    add_finish(r, rr, j, v, y1j);
 }
 
 /* ---- tables -------------------------------------------------------------- */
