@@ -24,6 +24,7 @@
 
 #include "core/bufpool.h"
 #include "core/common.h"
+#include "tls/cert_reuse.h"
 #include "tls/gather.h"
 #include "loadgen.h"
 #include "tls/provider.h"
@@ -429,6 +430,7 @@ static void conn_drive(struct wctx *w, struct conn *c, uint32_t events)
     for (unsigned step = 0; step < LG_DRIVE_STEPS; step++) {
         enum cstate before = c->st;
         int r, e, err = 0;
+        bool reuse_was;
         socklen_t len = sizeof(err);
 
         switch (c->st) {
@@ -464,7 +466,9 @@ static void conn_drive(struct wctx *w, struct conn *c, uint32_t events)
                 return;
             }
             ERR_clear_error();
+            reuse_was = cg_cert_reuse_arm(true);
             r = SSL_do_handshake(c->ssl);
+            cg_cert_reuse_arm(reuse_was);
             if (r != 1) {
                 e = SSL_get_error(c->ssl, r);
                 if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)

@@ -64,6 +64,8 @@ struct cg_limits {
     long verification_cache_unknown_age_s;    /* ... when a status is unknown (0s: not kept) */
     unsigned ecdsa_key_tables;       /* P-256 keys remembered per thread (32); 0: no tables */
     unsigned ecdsa_key_table_uses;   /* signatures a key verifies before its table (16) */
+    unsigned decoded_certificates;   /* peer certificates kept decoded per thread (64); 0: off */
+    size_t decoded_certificate_max_bytes;   /* ... of at most this DER size (8k) */
     unsigned tls_session_cache;      /* TLS sessions kept for resumption (20480) */
     unsigned file_cache_entries;     /* small static files kept per worker (1000); 0: off */
     size_t file_cache_bytes;         /* their bytes per worker (16M) */

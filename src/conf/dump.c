@@ -88,7 +88,8 @@ json_t *cg_conf_to_json(const struct cg_conf *c)
     /* json_pack steals the "o" references, also on failure. */
     json_t *o = json_pack(
         "{s:i, s:s, s:{s:s, s:s}, s:{s:s, s:s}, s:{s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o,"
-        " s:I, s:I, s:o, s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:o, s:o, s:o},"
+        " s:I, s:I, s:o, s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:o, s:I, s:I, s:o,"
+        " s:o, s:o},"
         " s:s, s:o, s:s, s:s, s:s, s:s, s:o}",
         "workers", (int)c->workers, "state_dir", c->state_dir,
         "access_log", "path", c->access_log.path != NULL ? c->access_log.path : "-",
@@ -113,6 +114,8 @@ json_t *cg_conf_to_json(const struct cg_conf *c)
         duration((uint64_t)l->verification_cache_unknown_age_s * 1000),
         "ecdsa_key_tables", (json_int_t)l->ecdsa_key_tables,
         "ecdsa_key_table_uses", (json_int_t)l->ecdsa_key_table_uses,
+        "decoded_certificates", (json_int_t)l->decoded_certificates,
+        "decoded_certificate_max_bytes", size(l->decoded_certificate_max_bytes),
         "tls_session_cache", (json_int_t)l->tls_session_cache,
         "file_cache_entries", (json_int_t)l->file_cache_entries,
         "file_cache_bytes", size(l->file_cache_bytes),

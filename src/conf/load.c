@@ -408,7 +408,7 @@ static int set_value(struct ld *ld, const struct dir *d, const struct cg_ynode *
 
 static int unknown_key(struct ld *ld, const struct table *t, const struct cg_ynode *k)
 {
-    char valid[512], hint[96];
+    char valid[MAX_DIRS * 40], hint[96];   /* room for every key of the largest table */
     const char *cands[MAX_DIRS];
     size_t used = 0;
 
@@ -606,6 +606,10 @@ static const struct dir limits_dirs[] = {
     /* P-256 key tables (src/cert/ecdsa_tables.h): per thread, set once. */
     {"ecdsa_key_tables", T_UINT, LIM(ecdsa_key_tables), 0, 4096, NULL, NULL, "32", 0},
     {"ecdsa_key_table_uses", T_UINT, LIM(ecdsa_key_table_uses), 1, 1000000, NULL, NULL, "16", 0},
+    /* Decoded peer certificates (src/tls/cert_reuse.h): per thread, set once. */
+    {"decoded_certificates", T_UINT, LIM(decoded_certificates), 0, 4096, NULL, NULL, "64", 0},
+    {"decoded_certificate_max_bytes", T_SIZE, LIM(decoded_certificate_max_bytes), 256, 1u << 20,
+     NULL, NULL, "8k", 0},
     {"tls_session_cache", T_UINT, LIM(tls_session_cache), 1, 1048576, NULL, NULL, "20480", 0},
     /* The static-file cache (src/http/filecache.h): one per worker. A
      * cached file goes out with its head from the connection's output

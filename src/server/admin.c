@@ -12,6 +12,7 @@
 #include "cert/vcache.h"
 #include "core/common.h"
 #include "server/internal.h"
+#include "tls/cert_reuse.h"
 #include "tls/session_cache.h"
 
 int cg_admin_metrics_new(struct cg_server *srv, const struct cg_conf *conf, char **err)
@@ -274,6 +275,23 @@ static void render_ecdsa_tables(struct cg_metrics_text *t)
         es.tables_held);
 }
 
+static void render_cert_reuse(struct cg_metrics_text *t)
+{
+    struct cg_cert_reuse_stats cs;
+
+    cg_cert_reuse_stats(&cs);
+    one(t, "certgate_decoded_certificates_reused_total", "counter",
+        "Peer certificates handed to TLS again without decoding (same DER, same thread).",
+        cs.reused);
+    one(t, "certgate_decoded_certificates_kept_total", "counter",
+        "Peer certificates decoded and kept for reuse.", cs.decoded);
+    one(t, "certgate_decoded_certificates_evicted_total", "counter",
+        "Decoded certificates dropped to stay within limits.decoded_certificates per thread.",
+        cs.evicted);
+    one(t, "certgate_decoded_certificates", "gauge", "Decoded certificates held now, all threads.",
+        cs.held);
+}
+
 int cg_admin_render(struct cg_server *srv, const struct cg_gen *gen, struct cg_metrics_text *t)
 {
     struct slot_label *sl = NULL;
@@ -286,6 +304,7 @@ int cg_admin_render(struct cg_server *srv, const struct cg_gen *gen, struct cg_m
     render_revocation(srv->metrics, t);
     render_vcache(srv, t);
     render_ecdsa_tables(t);
+    render_cert_reuse(t);
     free(sl);
     return t->overflow ? CG_ERR : CG_OK;
 }

@@ -162,6 +162,8 @@ struct cg_server {
     size_t verdicts_bytes;                /* that changes them is told to restart */
     long verdicts_max_age, verdicts_rev_age, verdicts_unknown_age;
     unsigned ecdsa_key_tables, ecdsa_key_table_uses;   /* limits.ecdsa_key_table*, at start */
+    unsigned decoded_certificates;                     /* limits.decoded_certificate*, at start */
+    size_t decoded_certificate_max_bytes;
     const char *conf_path;                /* NULL: reload rebuilds from the same snapshot */
     /* Online revocation, one of each per process, created by the first
      * generation whose config checks revocation and kept across reloads

@@ -21,6 +21,7 @@
 
 #include "cert/ec_keydecode.h"
 #include "cert/ecdsa_tables.h"
+#include "tls/cert_reuse.h"
 #include "tls/key_exchange.h"
 #include "tls/key_schedule.h"
 #include "core/common.h"
@@ -523,6 +524,10 @@ static void reload(struct cg_server *srv)
     if (conf->limits.ecdsa_key_tables != srv->ecdsa_key_tables ||
         conf->limits.ecdsa_key_table_uses != srv->ecdsa_key_table_uses)
         cg_log(CG_LOG_WARN, "reload: limits.ecdsa_key_tables or _uses changed: restart to apply");
+    if (conf->limits.decoded_certificates != srv->decoded_certificates ||
+        conf->limits.decoded_certificate_max_bytes != srv->decoded_certificate_max_bytes)
+        cg_log(CG_LOG_WARN, "reload: limits.decoded_certificates or decoded_certificate_max_bytes "
+               "changed: restart to apply");
     if (conf->ec_key_decoding != cg_ec_keydecode_current())
         cg_log(CG_LOG_WARN, "reload: ec_key_decoding changed from %s to %s: restart to apply",
                cg_ec_keydecode_name(cg_ec_keydecode_current()),
@@ -692,6 +697,8 @@ int cg_server_run(struct cg_conf *conf, const struct cg_server_opts *opts, char 
     if (cg_ec_keydecode_select(conf->ec_key_decoding, err) != CG_OK)
         goto done;
     cg_ecdsa_tables_configure(conf->limits.ecdsa_key_tables, conf->limits.ecdsa_key_table_uses);
+    cg_cert_reuse_configure(conf->limits.decoded_certificates,
+                            conf->limits.decoded_certificate_max_bytes);
     /* Before any SSL_CTX is made: they take its property query. */
     if (cg_key_schedule_select(conf->key_schedule, err) != CG_OK ||
         cg_key_exchange_select(conf->key_exchange, err) != CG_OK)
@@ -732,6 +739,8 @@ int cg_server_run(struct cg_conf *conf, const struct cg_server_opts *opts, char 
     srv->verdicts_unknown_age = conf->limits.verification_cache_unknown_age_s;
     srv->ecdsa_key_tables = conf->limits.ecdsa_key_tables;
     srv->ecdsa_key_table_uses = conf->limits.ecdsa_key_table_uses;
+    srv->decoded_certificates = conf->limits.decoded_certificates;
+    srv->decoded_certificate_max_bytes = conf->limits.decoded_certificate_max_bytes;
     if (srv->verdicts_entries > 0) {
         struct cg_vcache_limits vl = {
             .max_entries = conf->limits.verification_cache_entries,

@@ -1,6 +1,7 @@
 #include "tls/tls.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <openssl/x509v3.h>
 
 #include "core/common.h"
+#include "tls/cert_reuse.h"
 #include "tls/gather.h"
 #include "tls/provider.h"
 #include "tls/session_cache.h"
@@ -532,10 +534,15 @@ int cg_tls_handshake(SSL *ssl, int *want, const char **why)
 {
     int r, e;
     unsigned long err;
+    bool reuse_was;
 
     ERR_clear_error();
     errno = 0;
+    /* The client's certificates arrive in the handshake (certgate asks for
+     * none after it): decoded once per thread (cert_reuse.h). */
+    reuse_was = cg_cert_reuse_arm(true);
     r = SSL_do_handshake(ssl);
+    cg_cert_reuse_arm(reuse_was);
     if (r == 1)
         return CG_OK;
     e = SSL_get_error(ssl, r);

@@ -422,7 +422,7 @@ static const struct bad_case bad_cases[] = {
      "shutdown_timeout, client_ca_list_warn, client_ca_list_max, "
      "verification_cache_entries, verification_cache_bytes, verification_cache_max_age, "
      "verification_cache_revocation_age, verification_cache_unknown_age, ecdsa_key_tables, "
-     "ecdsa_key_table_uses, tls_session_cache, "
+     "ecdsa_key_table_uses, decoded_certificates, decoded_certificate_max_bytes, tls_session_cache, "
      "file_cache_entries, file_cache_bytes, file_cache_max_file, file_cache_valid"},
     {"limits: {tls_session_cache: 0}\n" MIN_SITES,
      "t.yaml:1:29: limits.tls_session_cache: expected a whole number from 1 to 1048576; got '0'"},
