@@ -24,6 +24,7 @@
 #include "cert/ec_keydecode.h"
 #include "core/common.h"
 #include "loadgen.h"
+#include "tls/fetch_cache.h"
 #include "tls/key_exchange.h"
 #include "tls/key_schedule.h"
 
@@ -651,6 +652,9 @@ int main(int argc, char **argv)
                 err != NULL ? err : "?");
         goto done;
     }
+    /* The providers are in place for good: fetch the key schedule once per
+     * thread (fetch_cache.h). */
+    cg_fetch_cache_enable();
 
     workers = calloc(r->o.threads, sizeof(*workers));
     if (workers == NULL)

@@ -25,6 +25,7 @@
 #include "core/bufpool.h"
 #include "core/common.h"
 #include "tls/cert_reuse.h"
+#include "tls/fetch_cache.h"
 #include "tls/gather.h"
 #include "loadgen.h"
 #include "tls/provider.h"
@@ -662,6 +663,7 @@ void *lg_worker_run(void *arg)
     struct epoll_event evs[256];
     uint64_t next_scan = 0;
 
+    cg_fetch_cache_thread_arm();
     lw->rc = -1;
     if (w == NULL) {
         snprintf(lw->err, sizeof(lw->err), "out of memory");

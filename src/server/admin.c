@@ -13,6 +13,7 @@
 #include "core/common.h"
 #include "server/internal.h"
 #include "tls/cert_reuse.h"
+#include "tls/fetch_cache.h"
 #include "tls/session_cache.h"
 
 int cg_admin_metrics_new(struct cg_server *srv, const struct cg_conf *conf, char **err)
@@ -292,6 +293,24 @@ static void render_cert_reuse(struct cg_metrics_text *t)
         cs.held);
 }
 
+static void render_fetch_cache(struct cg_metrics_text *t)
+{
+    struct cg_fetch_cache_stats fs;
+    const char *const kdf_thread[] = {"lookup", "kdf-fetch", "answer", "thread"};
+    const char *const kdf_openssl[] = {"lookup", "kdf-fetch", "answer", "openssl"};
+    const char *const names_thread[] = {"lookup", "keymgmt-names", "answer", "thread"};
+    const char *const names_openssl[] = {"lookup", "keymgmt-names", "answer", "openssl"};
+
+    cg_fetch_cache_stats(&fs);
+    cg_metrics_family(t, "certgate_openssl_lookups_total", "counter",
+                      "OpenSSL lookups repeated per handshake (key-schedule fetches, key managers' "
+                      "names): answered by the thread's memory, or passed to OpenSSL.");
+    cg_metrics_sample(t, "certgate_openssl_lookups_total", kdf_thread, 2, fs.hits);
+    cg_metrics_sample(t, "certgate_openssl_lookups_total", kdf_openssl, 2, fs.misses);
+    cg_metrics_sample(t, "certgate_openssl_lookups_total", names_thread, 2, fs.name_hits);
+    cg_metrics_sample(t, "certgate_openssl_lookups_total", names_openssl, 2, fs.name_misses);
+}
+
 int cg_admin_render(struct cg_server *srv, const struct cg_gen *gen, struct cg_metrics_text *t)
 {
     struct slot_label *sl = NULL;
@@ -305,6 +324,7 @@ int cg_admin_render(struct cg_server *srv, const struct cg_gen *gen, struct cg_m
     render_vcache(srv, t);
     render_ecdsa_tables(t);
     render_cert_reuse(t);
+    render_fetch_cache(t);
     free(sl);
     return t->overflow ? CG_ERR : CG_OK;
 }

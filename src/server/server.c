@@ -22,6 +22,7 @@
 #include "cert/ec_keydecode.h"
 #include "cert/ecdsa_tables.h"
 #include "tls/cert_reuse.h"
+#include "tls/fetch_cache.h"
 #include "tls/key_exchange.h"
 #include "tls/key_schedule.h"
 #include "core/common.h"
@@ -384,6 +385,7 @@ static void *worker_main(void *arg)
 {
     struct cg_worker *w = arg;
 
+    cg_fetch_cache_thread_arm();
     if (cg_loop_run(w->loop) != CG_OK)
         cg_log(CG_LOG_ERROR, "worker %u: event loop failed: %s", w->idx, strerror(errno));
     cg_conn_close_all(w);
@@ -705,6 +707,10 @@ int cg_server_run(struct cg_conf *conf, const struct cg_server_opts *opts, char 
         goto done;
     if (cg_tls_global_init(err) != CG_OK)
         goto done;
+    /* The providers are in place for the life of the process (a reload
+     * changes none): libssl's key-schedule fetches are done once per
+     * thread from here on (fetch_cache.h). */
+    cg_fetch_cache_enable();
     srv = calloc(1, sizeof(*srv));
     if (srv == NULL) {
         cg_set_err(err, "out of memory");

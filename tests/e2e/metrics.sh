@@ -68,11 +68,16 @@ value() { awk -v s="$2" 'substr($0, 1, length(s) + 1) == s " " { print $2; f = 1
 # The expected value of every series the traffic moves; the rest must stay 0.
 declare -A WANT=([certgate_connections_open]=0)
 # Not asserted exactly here: an estimate of memory (checked to be > 0
-# below), and the decoded certificates each handshake keeps or reuses
-# (counted exactly by tls_cert_reuse.sh).
+# below), the decoded certificates each handshake keeps or reuses (counted
+# exactly by tls_cert_reuse.sh), and OpenSSL's repeated lookups (as many
+# per handshake as OpenSSL's version makes; checked below).
 declare -A LOOSE=([certgate_verification_cache_bytes]=1
     [certgate_decoded_certificates_reused_total]=1 [certgate_decoded_certificates_kept_total]=1
-    [certgate_decoded_certificates_evicted_total]=1 [certgate_decoded_certificates]=1)
+    [certgate_decoded_certificates_evicted_total]=1 [certgate_decoded_certificates]=1
+    ['certgate_openssl_lookups_total{lookup="kdf-fetch",answer="thread"}']=1
+    ['certgate_openssl_lookups_total{lookup="kdf-fetch",answer="openssl"}']=1
+    ['certgate_openssl_lookups_total{lookup="keymgmt-names",answer="thread"}']=1
+    ['certgate_openssl_lookups_total{lookup="keymgmt-names",answer="openssl"}']=1)
 bump() { WANT[$1]=$(( ${WANT[$1]:-0} + ${2:-1} )); }
 
 # check_all TAG: waits (bounded) until every expected series reached its
@@ -182,6 +187,15 @@ bump certgate_verification_cache_misses_total
 bump certgate_verification_cache_entries 3
 check_all causes
 cg_match "verification cache: bytes held" '^[1-9][0-9]*$' "$(value "$T/scrape.txt" certgate_verification_cache_bytes)"
+# Each worker thread passes its first key-schedule fetch (per property
+# query) and its first question about each key manager to OpenSSL, and
+# answers every later one itself.
+for l in kdf-fetch keymgmt-names; do
+    cg_match "$l: answered by the thread" '^[1-9][0-9]+$' \
+        "$(value "$T/scrape.txt" "certgate_openssl_lookups_total{lookup=\"$l\",answer=\"thread\"}")"
+    cg_match "$l: passed to OpenSSL, a few" '^[1-9]$' \
+        "$(value "$T/scrape.txt" "certgate_openssl_lookups_total{lookup=\"$l\",answer=\"openssl\"}")"
+done
 
 cg_log "a session made, then resumed (TLS 1.3, stateful ticket)"
 sclient() {  # sclient QUERY OUT [s_client args]
