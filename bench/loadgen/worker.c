@@ -70,6 +70,7 @@ struct wctx {
     unsigned n;
     unsigned char *verified_leaf;   /* DER of a server certificate whose chain verified */
     int verified_leaf_len;
+    X509 *verified_cert;            /* ... and the X509 it was (a reference) */
     struct cg_bufpool gather_pool; /* the connections' gathering buffers */
     unsigned idle_next, idle_in_flight;
     bool idle_refill;            /* a set-up ended: start the next ones */
@@ -570,7 +571,9 @@ static void scan(struct wctx *w, uint64_t now)
  * same leaf certificate (the same DER: a certificate decoded from the wire
  * hands out its received encoding, so no hashing or extension parsing as
  * X509_cmp does) is accepted without verifying the chain again, as a
- * client with a verification cache would. The chain costs a client about
+ * client with a verification cache would. With decoded certificates kept
+ * (cert_reuse.h) the very same leaf is the very same X509, which this
+ * thread holds a reference to: then not even the DER is compared. The chain costs a client about
  * what it costs the server, and with a single core for the load the client
  * must stay cheaper than the server it measures. The server's
  * CertificateVerify is still checked on every handshake, so each one still
@@ -581,8 +584,11 @@ static int server_chain_cb(X509_STORE_CTX *x, void *arg)
     struct wctx *w = arg;
     X509 *leaf = X509_STORE_CTX_get0_cert(x);
     unsigned char *der = NULL;
-    int len = leaf != NULL ? i2d_X509(leaf, &der) : -1;
+    int len;
 
+    if (leaf != NULL && leaf == w->verified_cert)
+        return 1;
+    len = leaf != NULL ? i2d_X509(leaf, &der) : -1;
     if (len > 0 && len == w->verified_leaf_len && memcmp(der, w->verified_leaf, (size_t)len) == 0) {
         OPENSSL_free(der);
         return 1;
@@ -595,6 +601,8 @@ static int server_chain_cb(X509_STORE_CTX *x, void *arg)
         OPENSSL_free(w->verified_leaf);
         w->verified_leaf = der;
         w->verified_leaf_len = len;
+        X509_free(w->verified_cert);
+        w->verified_cert = X509_up_ref(leaf) == 1 ? leaf : NULL;
     } else {
         OPENSSL_free(der);
     }
@@ -739,6 +747,7 @@ done:
         close(w->ep);
     SSL_CTX_free(w->ctx);
     OPENSSL_free(w->verified_leaf);
+    X509_free(w->verified_cert);
     cg_bufpool_fini(&w->gather_pool);
     free(w);
     return NULL;
