@@ -6,19 +6,19 @@
  * configured number of slots: a key's hash picks a set of WAYS slots (the
  * last set may have fewer), a new key replaces the set's least recently
  * used one. So a lookup is a few compares whatever the bound, and many keys
- * made to share a set (their hash is keyed with a per-process random seed,
- * so they cannot be chosen to) only ever push each other out.
+ * made to share a set (their hash is keyed with the process's random seed,
+ * cg_process_seed, so they cannot be chosen to) only ever push each other
+ * out.
  */
 #include "cert/ecdsa_tables.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "core/common.h"
+#include "core/thread_local.h"
 
 #define WAYS 4
 
@@ -36,16 +36,14 @@ struct thread_cache {
     unsigned n_slots;     /* limits.ecdsa_key_tables */
     unsigned sets;        /* ceil(n_slots / WAYS) */
     uint64_t clock;
+    uint64_t seed;        /* the process's hash seed */
 };
 
 static unsigned conf_entries = CG_ECDSA_TABLES_DEFAULT_ENTRIES;
 static unsigned conf_uses = CG_ECDSA_TABLES_DEFAULT_USES;
-static uint64_t hash_seed;
 
 static atomic_uint_fast64_t st_table_verifications, st_built, st_evicted, st_held;
 
-static pthread_key_t cache_key;
-static pthread_once_t cache_key_once = PTHREAD_ONCE_INIT;
 static __thread struct thread_cache *this_thread;
 
 static void drop_slot(struct slot *s)
@@ -57,7 +55,7 @@ static void drop_slot(struct slot *s)
     memset(s, 0, sizeof(*s));
 }
 
-/* A thread's cache goes with the thread (pthread key destructor). */
+/* A thread's cache goes with the thread (thread_local.h). */
 static void free_cache(void *p)
 {
     struct thread_cache *c = p;
@@ -70,18 +68,12 @@ static void free_cache(void *p)
     free(c);
 }
 
-static void make_key(void)
-{
-    if (getrandom(&hash_seed, sizeof(hash_seed), 0) != sizeof(hash_seed))
-        hash_seed = (uint64_t)(uintptr_t)&hash_seed;   /* still fixed per process */
-    (void)pthread_key_create(&cache_key, free_cache);
-}
+static struct cg_thread_local caches = CG_THREAD_LOCAL_INIT(free_cache);
 
 void cg_ecdsa_tables_configure(unsigned entries, unsigned uses_before_table)
 {
     conf_entries = entries;
     conf_uses = uses_before_table > 0 ? uses_before_table : 1;
-    pthread_once(&cache_key_once, make_key);
 }
 
 /* This thread's cache, made on first use; NULL when the tables are off or
@@ -92,14 +84,14 @@ static struct thread_cache *cache(void)
 
     if (c != NULL || conf_entries == 0)
         return c;
-    pthread_once(&cache_key_once, make_key);
     if ((c = calloc(1, sizeof(*c))) == NULL || (c->slots = calloc(conf_entries, sizeof(*c->slots))) == NULL) {
         free(c);
         return NULL;
     }
     c->n_slots = conf_entries;
     c->sets = (conf_entries + WAYS - 1) / WAYS;
-    if (pthread_setspecific(cache_key, c) != 0) {
+    c->seed = cg_process_seed();
+    if (cg_thread_local_set(&caches, c) != CG_OK) {
         free_cache(c);
         return NULL;
     }
@@ -113,14 +105,14 @@ void cg_ecdsa_tables_thread_release(void)
 
     if (c == NULL)
         return;
-    (void)pthread_setspecific(cache_key, NULL);
+    cg_thread_local_clear(&caches);
     this_thread = NULL;
     free_cache(c);
 }
 
-static uint64_t point_hash(const uint8_t point[CG_P256_POINT_BYTES])
+static uint64_t point_hash(uint64_t seed, const uint8_t point[CG_P256_POINT_BYTES])
 {
-    uint64_t h = 0xcbf29ce484222325ULL ^ hash_seed;   /* FNV-1a, keyed */
+    uint64_t h = 0xcbf29ce484222325ULL ^ seed;   /* FNV-1a, keyed */
 
     for (size_t i = 0; i < CG_P256_POINT_BYTES; i++)
         h = (h ^ point[i]) * 0x100000001b3ULL;
@@ -130,7 +122,7 @@ static uint64_t point_hash(const uint8_t point[CG_P256_POINT_BYTES])
 /* The key's slot: found, or taken from the set's least recently used. */
 static struct slot *slot_for(struct thread_cache *c, const uint8_t point[CG_P256_POINT_BYTES])
 {
-    uint64_t h = point_hash(point);
+    uint64_t h = point_hash(c->seed, point);
     unsigned first = (unsigned)(h % c->sets) * WAYS;
     unsigned ways = c->n_slots - first < WAYS ? c->n_slots - first : WAYS;
     struct slot *set = c->slots + first, *victim = set;

@@ -4,7 +4,7 @@
  *
  * Each thread keeps exactly the configured number of slots, set-associative
  * as the ECDSA key tables are (ecdsa_tables.c): a certificate's hash (keyed
- * with a per-process random seed, so certificates cannot be made to share a
+ * with the process's random seed, so certificates cannot be made to share a
  * set) picks a set of WAYS slots, a new certificate replaces the set's least
  * recently used one. A slot owns a copy of the DER and one reference to the
  * X509; the X509 itself lives until its last holder (a connection, a
@@ -12,14 +12,15 @@
  */
 #include "tls/cert_reuse.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include <openssl/asn1.h>
 #include <openssl/x509.h>
+
+#include "core/common.h"
+#include "core/thread_local.h"
 
 #define WAYS 4
 
@@ -36,16 +37,14 @@ struct thread_cache {
     unsigned n_slots;
     unsigned sets;        /* ceil(n_slots / WAYS) */
     uint64_t clock;
+    uint64_t seed;        /* the process's hash seed */
 };
 
 static unsigned conf_entries = CG_CERT_REUSE_DEFAULT_ENTRIES;
 static size_t conf_max_bytes = CG_CERT_REUSE_DEFAULT_MAX_BYTES;
-static uint64_t hash_seed;
 
 static atomic_uint_fast64_t st_reused, st_decoded, st_evicted, st_held;
 
-static pthread_key_t cache_key;
-static pthread_once_t cache_key_once = PTHREAD_ONCE_INIT;
 static __thread struct thread_cache *this_thread;
 static __thread bool armed;
 
@@ -59,7 +58,7 @@ static void drop_slot(struct slot *s)
     memset(s, 0, sizeof(*s));
 }
 
-/* A thread's certificates go with the thread (pthread key destructor). */
+/* A thread's certificates go with the thread (thread_local.h). */
 static void free_cache(void *p)
 {
     struct thread_cache *c = p;
@@ -72,18 +71,12 @@ static void free_cache(void *p)
     free(c);
 }
 
-static void make_key(void)
-{
-    if (getrandom(&hash_seed, sizeof(hash_seed), 0) != sizeof(hash_seed))
-        hash_seed = (uint64_t)(uintptr_t)&hash_seed;   /* still fixed per process */
-    (void)pthread_key_create(&cache_key, free_cache);
-}
+static struct cg_thread_local caches = CG_THREAD_LOCAL_INIT(free_cache);
 
 void cg_cert_reuse_configure(unsigned entries, size_t max_bytes)
 {
     conf_entries = entries;
     conf_max_bytes = max_bytes;
-    pthread_once(&cache_key_once, make_key);
 }
 
 bool cg_cert_reuse_arm(bool on)
@@ -102,14 +95,14 @@ static struct thread_cache *cache(void)
 
     if (c != NULL || conf_entries == 0)
         return c;
-    pthread_once(&cache_key_once, make_key);
     if ((c = calloc(1, sizeof(*c))) == NULL || (c->slots = calloc(conf_entries, sizeof(*c->slots))) == NULL) {
         free(c);
         return NULL;
     }
     c->n_slots = conf_entries;
     c->sets = (conf_entries + WAYS - 1) / WAYS;
-    if (pthread_setspecific(cache_key, c) != 0) {
+    c->seed = cg_process_seed();
+    if (cg_thread_local_set(&caches, c) != CG_OK) {
         free_cache(c);
         return NULL;
     }
@@ -123,7 +116,7 @@ void cg_cert_reuse_thread_release(void)
 
     if (c == NULL)
         return;
-    (void)pthread_setspecific(cache_key, NULL);
+    cg_thread_local_clear(&caches);
     this_thread = NULL;
     free_cache(c);
 }
@@ -159,9 +152,9 @@ static size_t sequence_length(const unsigned char *p, size_t avail)
 }
 
 /* A keyed hash of the bytes, eight at a time. */
-static uint64_t der_hash(const unsigned char *p, size_t n)
+static uint64_t der_hash(uint64_t seed, const unsigned char *p, size_t n)
 {
-    uint64_t h = hash_seed ^ (n * 0x9e3779b97f4a7c15ULL), w;
+    uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ULL), w;
     size_t i = 0;
 
     for (; i + 8 <= n; i += 8) {
@@ -248,7 +241,7 @@ X509 *d2i_X509(X509 **a, const unsigned char **in, long len)
     n = sequence_length(der, (size_t)len);
     if (n == 0 || n > conf_max_bytes)
         return decode(a, in, len);
-    h = der_hash(der, n);
+    h = der_hash(c->seed, der, n);
     if ((s = find(c, der, n, h, &victim)) != NULL) {
         if (X509_up_ref(s->cert) != 1)
             return decode(a, in, len);

@@ -23,6 +23,9 @@
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 
+#include "core/common.h"
+#include "core/thread_local.h"
+
 #define SLOTS 4
 #define NAME_BYTES 48
 #define PROPQ_BYTES 160
@@ -61,7 +64,6 @@ typedef int names_fn(const EVP_KEYMGMT *, name_fn *, void *);
 static fetch_fn *libcrypto_fetch;
 static names_fn *libcrypto_names;
 static pthread_once_t resolve_once = PTHREAD_ONCE_INIT;
-static pthread_key_t cache_key;
 
 static atomic_bool enabled;
 static atomic_uint generation;
@@ -100,8 +102,9 @@ static void resolve(void)
 
     memcpy(&libcrypto_fetch, &f, sizeof(f));   /* object to function pointer */
     memcpy(&libcrypto_names, &n, sizeof(n));
-    (void)pthread_key_create(&cache_key, free_cache);
 }
+
+static struct cg_thread_local caches = CG_THREAD_LOCAL_INIT(free_cache);
 
 void cg_fetch_cache_enable(void)
 {
@@ -127,7 +130,7 @@ void cg_fetch_cache_thread_release(void)
 
     if (c == NULL)
         return;
-    (void)pthread_setspecific(cache_key, NULL);
+    cg_thread_local_clear(&caches);
     this_thread = NULL;
     free_cache(c);
 }
@@ -150,7 +153,7 @@ static struct thread_cache *cache(void)
     if (c == NULL) {
         if ((c = calloc(1, sizeof(*c))) == NULL)
             return NULL;
-        if (pthread_setspecific(cache_key, c) != 0) {
+        if (cg_thread_local_set(&caches, c) != CG_OK) {
             free(c);
             return NULL;
         }

@@ -171,3 +171,73 @@ sites:
 YAML
     } >"$out"
 }
+
+# ---- servers with an admin listener, driven by curl, counted by /metrics ----
+declare -gA CC_PORT CC_ADMIN
+
+# cc_serve_admin NAME LINE...: the one-site configuration of cc_site_config
+# (workers: 1, client_certificates: require) with an admin listener and each
+# LINE as a top-level key, in $T/NAME.yaml, logs $T/NAME.access.log and
+# $T/NAME.error.log; started, its ports in CC_PORT[NAME] and CC_ADMIN[NAME].
+cc_serve_admin() {
+    local name=$1; shift
+    cc_site_config "$T/$name.yaml" "$T/$name." 'admin: { listen: "127.0.0.1:0" }' "$@"
+    cg_start "$name" "$T/$name.yaml"
+    CC_PORT[$name]=$(cg_port "$name" 127.0.0.1:0)
+    CC_ADMIN[$name]=$(cg_addr "$name" admin)
+    [ -n "${CC_ADMIN[$name]}" ] || { echo "$name: no admin line in the ready file"; exit 1; }
+}
+
+# cc_get NAME CERT QUERY [curl args]: the status of GET /?QUERY to a.test
+# from a new curl process (a new connection, no session to resume)
+# presenting $P/CERT.pem.
+cc_get() {
+    local name=$1 cert=$2 q=$3; shift 3
+    cg_curl_tls a.test "${CC_PORT[$name]}" --cacert "$P/root.pem" --no-sessionid \
+        --cert "$P/$cert.pem" --key "$P/$cert.key" -o "$T/body" -w '%{http_code}' "$@" \
+        "https://a.test:${CC_PORT[$name]}/?$q" 2>"$T/curl.err" || true
+}
+
+# cc_scrape NAME SERIES WANT: /metrics of NAME into $T/NAME.scrape, once
+# SERIES reads WANT (polled, 10 s at most: the last scrape is kept either way).
+cc_scrape() {
+    python3 - "http://${CC_ADMIN[$1]}/metrics" "$2" "$3" "$T/$1.scrape" <<'PY'
+import sys, time, urllib.request
+url, series, want, out = sys.argv[1:5]
+deadline = time.monotonic() + 10
+while True:
+    body = urllib.request.urlopen(url, timeout=10).read().decode()
+    got = dict(l.rsplit(" ", 1) for l in body.splitlines() if l and not l.startswith("#"))
+    if got.get(series) == want or time.monotonic() > deadline:
+        break
+    time.sleep(0.05)
+open(out, "w").write(body)
+PY
+}
+
+# cc_value NAME SERIES: SERIES in NAME's last scrape ("-" when absent).
+cc_value() { awk -v s="$2" '$1 == s { print $2; f = 1 } END { if (!f) print "-" }' "$T/$1.scrape"; }
+
+# ---- config check of limits --------------------------------------------------
+# cc_min_site: the smallest site a configuration can have.
+cc_min_site() { printf 'sites: [{name: a, bindings: [{listen: "127.0.0.1:0"}]}]\n'; }
+
+# cc_refused YAML WANT: `config check` of YAML and cc_min_site exits 2 with
+# the one line FILE:WANT on stderr and nothing on stdout.
+cc_refused() {
+    { printf '%s\n' "$1"; cc_min_site; } >"$T/bad.yaml"
+    local rc=0
+    "$CERTGATE" config check "$T/bad.yaml" >"$T/check.out" 2>"$T/check.err" || rc=$?
+    cg_check "config check '$1': exit status" 2 "$rc"
+    cg_check "config check '$1': the message" "$T/bad.yaml:$2" "$(cat "$T/check.err")"
+    cg_check "config check '$1': nothing on stdout" "" "$(cat "$T/check.out")"
+}
+
+# cc_limits_printed YAML KEY...: the values `config check --print` shows for
+# limits.KEY... of YAML (may be empty) and cc_min_site, on one line.
+cc_limits_printed() {
+    local yaml=$1; shift
+    { [ -z "$yaml" ] || printf '%s\n' "$yaml"; cc_min_site; } >"$T/print.yaml"
+    "$CERTGATE" config check --print "$T/print.yaml" 2>&1 |
+        python3 -c 'import json, sys; l = json.load(sys.stdin)["limits"]; print(*(l[k] for k in sys.argv[1:]))' "$@" 2>&1
+}

@@ -46,53 +46,13 @@ cg_log "sizes: good's certificate $LEAF bytes, the issuing CA's $CA"
 [ "$CA" != "$LEAF" ] || { echo "the test needs certificates of two sizes"; exit 1; }
 LARGER=$((CA > LEAF ? CA : LEAF))
 
-declare -A PORT ADMIN
-
-# serve NAME LINE...: the one-site configuration of clientcert_lib.sh
-# (workers: 1, client_certificates: require) with an admin listener and
-# each LINE as a top-level key, in $T/NAME.yaml; started.
-serve() {
-    local name=$1; shift
-    cc_site_config "$T/$name.yaml" "$T/$name." 'admin: { listen: "127.0.0.1:0" }' "$@"
-    cg_start "$name" "$T/$name.yaml"
-    PORT[$name]=$(cg_port "$name" 127.0.0.1:0)
-    ADMIN[$name]=$(cg_addr "$name" admin)
-    [ -n "${ADMIN[$name]}" ] || { echo "$name: no admin line in the ready file"; exit 1; }
-}
-
-# get NAME CERT QUERY [curl args]: the status of GET /?QUERY from a new curl
-# process (a new connection, no session to resume) presenting CERT.
-get() {
-    local name=$1 cert=$2 q=$3; shift 3
-    cg_curl_tls a.test "${PORT[$name]}" --cacert "$P/root.pem" --no-sessionid \
-        --cert "$P/$cert.pem" --key "$P/$cert.key" -o "$T/body" -w '%{http_code}' "$@" \
-        "https://a.test:${PORT[$name]}/?$q" 2>"$T/curl.err" || true
-}
-
-# scrape NAME SERIES WANT: /metrics of NAME into $T/NAME.scrape, once SERIES
-# reads WANT (polled, 10 s at most: the last scrape is kept either way).
-scrape() {
-    python3 - "http://${ADMIN[$1]}/metrics" "$2" "$3" "$T/$1.scrape" <<'PY'
-import sys, time, urllib.request
-url, series, want, out = sys.argv[1:5]
-deadline = time.monotonic() + 10
-while True:
-    body = urllib.request.urlopen(url, timeout=10).read().decode()
-    got = dict(l.rsplit(" ", 1) for l in body.splitlines() if l and not l.startswith("#"))
-    if got.get(series) == want or time.monotonic() > deadline:
-        break
-    time.sleep(0.05)
-open(out, "w").write(body)
-PY
-}
-value() { awk -v s="$2" '$1 == s { print $2; f = 1 } END { if (!f) print "-" }' "$T/$1.scrape"; }
 
 # kept NAME: "reused kept evicted held" from NAME's last scrape.
 kept() {
-    echo "$(value "$1" certgate_decoded_certificates_reused_total)" \
-        "$(value "$1" certgate_decoded_certificates_kept_total)" \
-        "$(value "$1" certgate_decoded_certificates_evicted_total)" \
-        "$(value "$1" certgate_decoded_certificates)"
+    echo "$(cc_value "$1" certgate_decoded_certificates_reused_total)" \
+        "$(cc_value "$1" certgate_decoded_certificates_kept_total)" \
+        "$(cc_value "$1" certgate_decoded_certificates_evicted_total)" \
+        "$(cc_value "$1" certgate_decoded_certificates)"
 }
 
 FULL='certgate_tls_handshakes_total{type="full"}'
@@ -100,18 +60,18 @@ RESUMED='certgate_tls_handshakes_total{type="resumed"}'
 N=8
 
 cg_log "on (the defaults): $N full handshakes, the leaf and its CA sent"
-serve on
-scrape on "$FULL" 0
+cc_serve_admin on
+cc_scrape on "$FULL" 0
 cg_check "on: at start, nothing kept" "0 0 0 0" "$(kept on)"
 ALICE_SHA=$(cc_sha256 "$P/good.pem")
 codes=""
 for i in $(seq 1 $N); do
     v=$((i % 2 ? 2 : 3))
-    codes+="$(get on alice "a=$i" --tlsv1.$v --tls-max 1.$v) "
+    codes+="$(cc_get on alice "a=$i" --tlsv1.$v --tls-max 1.$v) "
 done
 cg_check "on: $N requests, all 200" "$(printf '200 %.0s' $(seq 1 $N))" "$codes"
-scrape on "$FULL" "$N"
-cg_check "on: full handshakes / resumed" "$N 0" "$(value on "$FULL") $(value on "$RESUMED")"
+cc_scrape on "$FULL" "$N"
+cg_check "on: full handshakes / resumed" "$N 0" "$(cc_value on "$FULL") $(cc_value on "$RESUMED")"
 cg_check "on: reused, kept, evicted, held" "$((2 * (N - 1))) 2 0 2" "$(kept on)"
 for i in $(seq 1 $N); do
     cg_check "on: request $i: alice's certificate, served" "200 $ALICE_SHA" \
@@ -124,9 +84,9 @@ ORDER="bob carol alice bob bob carol alice carol"
 i=0
 for who in $ORDER; do
     i=$((i + 1))
-    cg_check "turns: request $i ($who): 200" 200 "$(get on "$who" "t=$i-$who")"
+    cg_check "turns: request $i ($who): 200" 200 "$(cc_get on "$who" "t=$i-$who")"
 done
-scrape on "$FULL" $((N + 8))
+cc_scrape on "$FULL" $((N + 8))
 # bob's and carol's leaves are new (2 kept); every other certificate
 # comes again: 8 requests send 10 certificates (alice's two, twice).
 cg_check "turns: reused, kept, evicted, held" "$((2 * (N - 1) + 8)) 4 0 4" "$(kept on)"
@@ -140,13 +100,13 @@ done
 cg_log "verdicts from reused certificates are those of a server that keeps none"
 for name in vk vn; do
     [ "$name" = vk ] && k=64 || k=0
-    serve "$name" 'revocation: { mode: crl }' "limits: { decoded_certificates: $k, verification_cache_entries: 0 }"
+    cc_serve_admin "$name" 'revocation: { mode: crl }' "limits: { decoded_certificates: $k, verification_cache_entries: 0 }"
 done
 NREQ=0
 # verdict NAME WHO TAG: "status substatus reason" of one request from WHO.
 verdict() {
     local code
-    code=$(get "$1" "$2" "v=$3")
+    code=$(cc_get "$1" "$2" "v=$3")
     NREQ=$((NREQ + 1))
     echo "$code $(cc_w3c "$T/$1.access.log" "v=$3" sc-substatus x-reason)"
 }
@@ -163,51 +123,51 @@ for who in good revoked untrusted badsig expired; do
         cg_check "$who ($round): keeping none" "$want" "$(verdict vn "$who" "$who$round")"
     done
 done
-scrape vk "$FULL" 10
-scrape vn "$FULL" 10
+cc_scrape vk "$FULL" 10
+cc_scrape vn "$FULL" 10
 # Each cause's leaf (and untrusted's root) was decoded once and reused once.
 cg_check "vk: reused, kept" "6 6" "$(kept vk | cut -d' ' -f1,2)"
 cg_check "vn: nothing kept" "0 0 0 0" "$(kept vn)"
 $CG_PY forgekey "$P/good.key" "$P/untrusted.key" >"$P/forged.key"
 for name in vk vn; do
     out=$(printf 'GET /?v=forged HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n' |
-        timeout 10 openssl s_client -connect "127.0.0.1:${PORT[$name]}" -servername a.test -tls1_3 \
+        timeout 10 openssl s_client -connect "127.0.0.1:${CC_PORT[$name]}" -servername a.test -tls1_3 \
             -cert "$P/good.pem" -key "$P/forged.key" -ign_eof 2>&1 || true)
     cg_match "$name: good's certificate, a forged key: decrypt_error" 'alert decrypt error' "$out"
-    scrape "$name" 'certgate_tls_handshake_failures_total{kind="certificate-verify-failed"}' 1
+    cc_scrape "$name" 'certgate_tls_handshake_failures_total{kind="certificate-verify-failed"}' 1
     cg_check "$name: counted as certificate-verify-failed" 1 \
-        "$(value "$name" 'certgate_tls_handshake_failures_total{kind="certificate-verify-failed"}')"
+        "$(cc_value "$name" 'certgate_tls_handshake_failures_total{kind="certificate-verify-failed"}')"
 done
-scrape vk certgate_decoded_certificates_reused_total 7
+cc_scrape vk certgate_decoded_certificates_reused_total 7
 cg_check "vk: the forged handshake's certificate was a reused one" "7 6" "$(kept vk | cut -d' ' -f1,2)"
-cg_check "vk: good after the forgery: 200" 200 "$(get vk good v=after)"
+cg_check "vk: good after the forgery: 200" 200 "$(cc_get vk good v=after)"
 for name in vk vn; do
     cg_stop "$name"
     cg_check "$name: exit status" 0 "$CG_RC"
 done
 
 cg_log "decoded_certificate_max_bytes: $((LARGER - 1)): the larger certificate decoded every time"
-serve small "limits: { decoded_certificate_max_bytes: $((LARGER - 1)) }"
-for i in 1 2 3; do cg_check "small: alice ($i): 200" 200 "$(get small alice "s=$i")"; done
-scrape small "$FULL" 3
+cc_serve_admin small "limits: { decoded_certificate_max_bytes: $((LARGER - 1)) }"
+for i in 1 2 3; do cg_check "small: alice ($i): 200" 200 "$(cc_get small alice "s=$i")"; done
+cc_scrape small "$FULL" 3
 cg_check "small: reused, kept, evicted, held" "2 1 0 1" "$(kept small)"
 cg_check "small: request 3: alice's certificate" "200 $ALICE_SHA" \
     "$(cc_w3c "$T/small.access.log" "s=3" sc-status x-client-cert-sha256)"
 
 cg_log "decoded_certificates: 1: one certificate per thread"
-serve one 'limits: { decoded_certificates: 1 }'
-for i in 1 2 3; do cg_check "one: alice ($i): 200" 200 "$(get one alice "o=$i")"; done
-scrape one "$FULL" 3
+cc_serve_admin one 'limits: { decoded_certificates: 1 }'
+for i in 1 2 3; do cg_check "one: alice ($i): 200" 200 "$(cc_get one alice "o=$i")"; done
+cc_scrape one "$FULL" 3
 # Each handshake's leaf pushes out the CA and the CA the leaf.
 cg_check "one: reused, kept, evicted, held" "0 6 5 1" "$(kept one)"
-for i in 1 2; do cg_check "one: good ($i): 200" 200 "$(get one good "g=$i")"; done
-scrape one "$FULL" 5
+for i in 1 2; do cg_check "one: good ($i): 200" 200 "$(cc_get one good "g=$i")"; done
+cc_scrape one "$FULL" 5
 cg_check "one: a lone leaf stays" "1 7 6 1" "$(kept one)"
 
 cg_log "decoded_certificates: 0: nothing kept"
-serve off 'limits: { decoded_certificates: 0 }'
-for i in 1 2 3; do cg_check "off: alice ($i): 200" 200 "$(get off alice "f=$i")"; done
-scrape off "$FULL" 3
+cc_serve_admin off 'limits: { decoded_certificates: 0 }'
+for i in 1 2 3; do cg_check "off: alice ($i): 200" 200 "$(cc_get off alice "f=$i")"; done
+cc_scrape off "$FULL" 3
 cg_check "off: nothing kept" "0 0 0 0" "$(kept off)"
 for name in small one off; do
     cg_stop "$name"
@@ -215,36 +175,21 @@ for name in small one off; do
 done
 
 cg_log "config check: the bounds, file:line:col, and the defaults"
-site() { printf 'sites: [{name: a, bindings: [{listen: "127.0.0.1:0"}]}]\n'; }
-# refused YAML WANT: config check exits 2 with the one line WANT on stderr.
-refused() {
-    { printf '%s\n' "$1"; site; } >"$T/bad.yaml"
-    local rc=0
-    "$CERTGATE" config check "$T/bad.yaml" >"$T/check.out" 2>"$T/check.err" || rc=$?
-    cg_check "config check '$1': exit status" 2 "$rc"
-    cg_check "config check '$1': the message" "$T/bad.yaml:$2" "$(cat "$T/check.err")"
-    cg_check "config check '$1': nothing on stdout" "" "$(cat "$T/check.out")"
-}
-refused 'limits: { decoded_certificates: 4097 }' \
+cc_refused 'limits: { decoded_certificates: 4097 }' \
     "1:33: limits.decoded_certificates: expected a whole number from 0 to 4096; got '4097'"
-refused 'limits:
+cc_refused 'limits:
   decoded_certificates: -1' \
     "2:25: limits.decoded_certificates: expected a whole number; got '-1'"
-refused 'limits: { decoded_certificate_max_bytes: 255 }' \
+cc_refused 'limits: { decoded_certificate_max_bytes: 255 }' \
     "1:42: limits.decoded_certificate_max_bytes: expected a size like 16384, 16k, 10M, 1G from 256 to 1M; got '255'"
-refused 'limits: { decoded_certificate_max_bytes: 2M }' \
+cc_refused 'limits: { decoded_certificate_max_bytes: 2M }' \
     "1:42: limits.decoded_certificate_max_bytes: expected a size like 16384, 16k, 10M, 1G from 256 to 1M; got '2M'"
-# printed FILE: "decoded_certificates decoded_certificate_max_bytes" of config check --print.
-printed() {
-    "$CERTGATE" config check --print "$1" 2>&1 |
-        python3 -c 'import json, sys; l = json.load(sys.stdin)["limits"]; print(l["decoded_certificates"], l["decoded_certificate_max_bytes"])' 2>&1
-}
-site >"$T/default.yaml"
-cg_check "config check --print: the defaults" "64 8k" "$(printed "$T/default.yaml")"
-{ printf 'limits: { decoded_certificates: 4096, decoded_certificate_max_bytes: 1M }\n'; site; } >"$T/max.yaml"
-cg_check "config check --print: the largest values" "4096 1M" "$(printed "$T/max.yaml")"
-{ printf 'limits: { decoded_certificates: 0, decoded_certificate_max_bytes: 256 }\n'; site; } >"$T/min.yaml"
-cg_check "config check --print: the smallest values" "0 256" "$(printed "$T/min.yaml")"
+KEYS="decoded_certificates decoded_certificate_max_bytes"   # as config check --print shows them
+cg_check "config check --print: the defaults" "64 8k" "$(cc_limits_printed "" $KEYS)"
+cg_check "config check --print: the largest values" "4096 1M" \
+    "$(cc_limits_printed 'limits: { decoded_certificates: 4096, decoded_certificate_max_bytes: 1M }' $KEYS)"
+cg_check "config check --print: the smallest values" "0 256" \
+    "$(cc_limits_printed 'limits: { decoded_certificates: 0, decoded_certificate_max_bytes: 256 }' $KEYS)"
 
 cg_log "reload: the bounds are read at start; changing them says to restart"
 WARN='[warn] reload: limits.decoded_certificates or decoded_certificate_max_bytes changed: restart to apply'
@@ -255,12 +200,12 @@ printf 'limits: { decoded_certificates: 0 }\n' >>"$T/on.yaml"
 kill -HUP "$CG_PID_on"
 cg_waitlog "$T/on.error.log" 'reload: generation 3 applied' 20 || cg_fail "reload 3 not applied"
 cg_check "reload with decoded_certificates: 0: the warning, once" 1 "$(grep -cF "$WARN" "$T/on.error.log" || true)"
-scrape on "$FULL" $((N + 8))
-before=$(value on certgate_decoded_certificates_reused_total)
-cg_check "on: after the reload, 200" 200 "$(get on alice r=after)"
-scrape on certgate_decoded_certificates_reused_total $((before + 2))
+cc_scrape on "$FULL" $((N + 8))
+before=$(cc_value on certgate_decoded_certificates_reused_total)
+cg_check "on: after the reload, 200" 200 "$(cc_get on alice r=after)"
+cc_scrape on certgate_decoded_certificates_reused_total $((before + 2))
 cg_check "on: after the reload, still the start's bounds: both reused" $((before + 2)) \
-    "$(value on certgate_decoded_certificates_reused_total)"
+    "$(cc_value on certgate_decoded_certificates_reused_total)"
 
 cg_stop on
 cg_check "on: exit status" 0 "$CG_RC"

@@ -35,54 +35,13 @@ printf 'hi\n' >"$T/www/index.html"
 cg_match "the client key is EC P-256" 'prime256v1' \
     "$(openssl x509 -in "$P/good.pem" -noout -text | grep 'ASN1 OID')"
 
-declare -A PORT ADMIN
-
-# serve NAME LINE...: the one-site configuration of clientcert_lib.sh
-# (workers: 1, client_certificates: require) with an admin listener and
-# each LINE as a top-level key, in $T/NAME.yaml, logs $T/NAME.access.log
-# and $T/NAME.error.log; started.
-serve() {
-    local name=$1; shift
-    cc_site_config "$T/$name.yaml" "$T/$name." 'admin: { listen: "127.0.0.1:0" }' "$@"
-    cg_start "$name" "$T/$name.yaml"
-    PORT[$name]=$(cg_port "$name" 127.0.0.1:0)
-    ADMIN[$name]=$(cg_addr "$name" admin)
-    [ -n "${ADMIN[$name]}" ] || { echo "$name: no admin line in the ready file"; exit 1; }
-}
-
-# get NAME CERT QUERY [curl args]: the status of GET /?QUERY from a new curl
-# process (a new connection, no session to resume) presenting CERT.
-get() {
-    local name=$1 cert=$2 q=$3; shift 3
-    cg_curl_tls a.test "${PORT[$name]}" --cacert "$P/root.pem" --no-sessionid \
-        --cert "$P/$cert.pem" --key "$P/$cert.key" -o "$T/body" -w '%{http_code}' "$@" \
-        "https://a.test:${PORT[$name]}/?$q" 2>"$T/curl.err" || true
-}
-
-# scrape NAME SERIES WANT: /metrics of NAME into $T/NAME.scrape, once SERIES
-# reads WANT (polled, 10 s at most: the last scrape is kept either way).
-scrape() {
-    python3 - "http://${ADMIN[$1]}/metrics" "$2" "$3" "$T/$1.scrape" <<'PY'
-import sys, time, urllib.request
-url, series, want, out = sys.argv[1:5]
-deadline = time.monotonic() + 10
-while True:
-    body = urllib.request.urlopen(url, timeout=10).read().decode()
-    got = dict(l.rsplit(" ", 1) for l in body.splitlines() if l and not l.startswith("#"))
-    if got.get(series) == want or time.monotonic() > deadline:
-        break
-    time.sleep(0.05)
-open(out, "w").write(body)
-PY
-}
-value() { awk -v s="$2" '$1 == s { print $2; f = 1 } END { if (!f) print "-" }' "$T/$1.scrape"; }
 
 # tables NAME: "verified built evicted held" from NAME's last scrape.
 tables() {
-    echo "$(value "$1" certgate_ecdsa_table_verifications_total)" \
-        "$(value "$1" certgate_ecdsa_key_tables_built_total)" \
-        "$(value "$1" certgate_ecdsa_keys_evicted_total)" \
-        "$(value "$1" certgate_ecdsa_key_tables)"
+    echo "$(cc_value "$1" certgate_ecdsa_table_verifications_total)" \
+        "$(cc_value "$1" certgate_ecdsa_key_tables_built_total)" \
+        "$(cc_value "$1" certgate_ecdsa_keys_evicted_total)" \
+        "$(cc_value "$1" certgate_ecdsa_key_tables)"
 }
 
 FULL='certgate_tls_handshakes_total{type="full"}'
@@ -98,11 +57,11 @@ handshakes() {
     local name=$1 tag=$2 i v codes=""
     for i in $(seq 1 $N); do
         v=$((i % 2 ? 2 : 3))
-        codes+="$(get "$name" good "$tag=$i" --tlsv1.$v --tls-max 1.$v) "
+        codes+="$(cc_get "$name" good "$tag=$i" --tlsv1.$v --tls-max 1.$v) "
     done
     cg_check "$name: $N requests, all 200" "$(printf '200 %.0s' $(seq 1 $N))" "$codes"
-    scrape "$name" "$FULL" "$N"
-    cg_check "$name: full handshakes / resumed" "$N 0" "$(value "$name" "$FULL") $(value "$name" "$RESUMED")"
+    cc_scrape "$name" "$FULL" "$N"
+    cg_check "$name: full handshakes / resumed" "$N 0" "$(cc_value "$name" "$FULL") $(cc_value "$name" "$RESUMED")"
     for i in 1 $N; do
         cg_check "$name: request $i: the client certificate, served" "200 $GOOD_SHA" \
             "$(cc_w3c "$T/$name.access.log" "$tag=$i" sc-status x-client-cert-sha256)"
@@ -110,59 +69,59 @@ handshakes() {
 }
 
 cg_log "tables on (ecdsa_key_table_uses: 3): $N full handshakes with one client key"
-serve on 'limits: { ecdsa_key_table_uses: 3 }'
-scrape on "$FULL" 0
+cc_serve_admin on 'limits: { ecdsa_key_table_uses: 3 }'
+cc_scrape on "$FULL" 0
 cg_check "on: at start, no key verified with a table" "0 0 0 0" "$(tables on)"
 handshakes on a
 cg_check "on: the chain judged once (misses, hits)" "1 $((N - 1))" \
-    "$(value on certgate_verification_cache_misses_total) $(value on certgate_verification_cache_hits_total)"
+    "$(cc_value on certgate_verification_cache_misses_total) $(cc_value on certgate_verification_cache_hits_total)"
 # good's key verifies N CertificateVerify signatures: OpenSSL the first 2,
 # its table (made on the 3rd) the 3rd and the rest. The chain is judged
 # once: the issuing CA's and the root's keys verify 1 signature each.
 cg_check "on: table verifications, built, evicted, held" "$((N - 2)) 1 0 1" "$(tables on)"
 
 cg_log "tables on, no verification cache, 4 keys per thread: the chain's keys too, then LRU"
-serve lru 'limits: { ecdsa_key_table_uses: 3, ecdsa_key_tables: 4, verification_cache_entries: 0 }'
+cc_serve_admin lru 'limits: { ecdsa_key_table_uses: 3, ecdsa_key_tables: 4, verification_cache_entries: 0 }'
 handshakes lru b
 # Each handshake now verifies 3 signatures: CertificateVerify (good's key),
 # good's certificate (the CA's key) and the CA's certificate (the root's
 # key). Each key's first 2 go to OpenSSL.
 cg_check "lru: table verifications, built, evicted, held" "$((3 * (N - 2))) 3 0 3" "$(tables lru)"
 # 4 keys per thread is one set of 4: c1's key is the 4th, no table yet.
-cg_check "lru: c1: 200" 200 "$(get lru c1 c=c1)"
-scrape lru "$FULL" $((N + 1))
+cg_check "lru: c1: 200" 200 "$(cc_get lru c1 c=c1)"
+cc_scrape lru "$FULL" $((N + 1))
 cg_check "lru: c1: its chain with the tables, its key remembered" "$((3 * (N - 2) + 2)) 3 0 3" "$(tables lru)"
 # c2's key is a 5th: the least recently used (good's, with its table) goes.
-cg_check "lru: c2: 200" 200 "$(get lru c2 c=c2)"
-scrape lru "$FULL" $((N + 2))
+cg_check "lru: c2: 200" 200 "$(cc_get lru c2 c=c2)"
+cc_scrape lru "$FULL" $((N + 2))
 cg_check "lru: c2: good's key and table dropped" "$((3 * (N - 2) + 4)) 3 1 2" "$(tables lru)"
 # good again: remembered anew (c1's key goes), verified by OpenSSL twice
 # more, its table made again on the 3rd.
 for i in 1 2 3; do
-    cg_check "lru: good again ($i): 200" 200 "$(get lru good "c=again$i")"
+    cg_check "lru: good again ($i): 200" 200 "$(cc_get lru good "c=again$i")"
 done
-scrape lru "$FULL" $((N + 5))
+cc_scrape lru "$FULL" $((N + 5))
 cg_check "lru: good's table made again on its 3rd signature" "$((3 * (N - 2) + 4 + 7)) 4 2 3" "$(tables lru)"
 
 cg_log "ecdsa_key_tables: 1: one key per thread, whatever the sets"
-serve one 'limits: { ecdsa_key_tables: 1, ecdsa_key_table_uses: 1 }'
+cc_serve_admin one 'limits: { ecdsa_key_tables: 1, ecdsa_key_table_uses: 1 }'
 # The first handshake verifies with good's key, the CA's and the root's in
 # turn: each gets its table (uses: 1) and pushes the one before out.
-cg_check "one: good: 200" 200 "$(get one good c=one1)"
-scrape one "$FULL" 1
+cg_check "one: good: 200" 200 "$(cc_get one good c=one1)"
+cc_scrape one "$FULL" 1
 cg_check "one: 3 keys, 3 tables, 1 held" "3 3 2 1" "$(tables one)"
 # The chain's verdict is cached: only good's key verifies, made again.
-cg_check "one: good again: 200" 200 "$(get one good c=one2)"
-scrape one "$FULL" 2
+cg_check "one: good again: 200" 200 "$(cc_get one good c=one2)"
+cc_scrape one "$FULL" 2
 cg_check "one: good's key back, its table made again" "4 4 3 1" "$(tables one)"
 
 cg_log "tables off (ecdsa_key_tables: 0)"
-serve off 'limits: { ecdsa_key_table_uses: 1, ecdsa_key_tables: 0, verification_cache_entries: 0 }'
+cc_serve_admin off 'limits: { ecdsa_key_table_uses: 1, ecdsa_key_tables: 0, verification_cache_entries: 0 }'
 handshakes off c
 cg_check "off: no table verification, none built" "0 0 0 0" "$(tables off)"
 
 cg_log "ec_key_decoding: provider: the tables are not used"
-serve provider 'ec_key_decoding: provider' 'limits: { ecdsa_key_table_uses: 1, verification_cache_entries: 0 }'
+cc_serve_admin provider 'ec_key_decoding: provider' 'limits: { ecdsa_key_table_uses: 1, verification_cache_entries: 0 }'
 handshakes provider d
 cg_check "provider: no table verification, none built" "0 0 0 0" "$(tables provider)"
 for name in lru one off provider; do
@@ -173,7 +132,7 @@ done
 cg_log "verdicts with a table for every key (uses: 1) are those without tables"
 for name in vt vn; do
     [ "$name" = vt ] && t=32 || t=0
-    serve "$name" 'revocation: { mode: crl }' \
+    cc_serve_admin "$name" 'revocation: { mode: crl }' \
         "limits: { ecdsa_key_tables: $t, ecdsa_key_table_uses: 1, verification_cache_entries: 0 }"
 done
 # verdict NAME WHO: "status substatus reason" of one request from WHO, and
@@ -181,12 +140,12 @@ done
 NREQ=0
 verdict() {
     local name=$1 who=$2 before code
-    scrape "$name" "$FULL" "$NREQ"
-    before=$(value "$name" certgate_ecdsa_table_verifications_total)
-    code=$(get "$name" "$who" "v=$who")
-    scrape "$name" "$FULL" $((NREQ + 1))
+    cc_scrape "$name" "$FULL" "$NREQ"
+    before=$(cc_value "$name" certgate_ecdsa_table_verifications_total)
+    code=$(cc_get "$name" "$who" "v=$who")
+    cc_scrape "$name" "$FULL" $((NREQ + 1))
     echo "$code $(cc_w3c "$T/$name.access.log" "v=$who" sc-substatus x-reason)" \
-        "tables:$(($(value "$name" certgate_ecdsa_table_verifications_total) - before))"
+        "tables:$(($(cc_value "$name" certgate_ecdsa_table_verifications_total) - before))"
 }
 # good's chain comes first: the issuing CA's and the root's keys have their
 # tables from then on, so badsig's altered signature (by the issuing CA) is
@@ -213,18 +172,18 @@ done
 # handshake is verified with it, and refused.
 $CG_PY forgekey "$P/good.key" "$P/untrusted.key" >"$P/forged.key"
 for name in vt vn; do
-    scrape "$name" "$FULL" "$NREQ"
-    before=$(value "$name" certgate_ecdsa_table_verifications_total)
+    cc_scrape "$name" "$FULL" "$NREQ"
+    before=$(cc_value "$name" certgate_ecdsa_table_verifications_total)
     out=$(printf 'GET /?v=forged HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n' |
-        timeout 10 openssl s_client -connect "127.0.0.1:${PORT[$name]}" -servername a.test -tls1_3 \
+        timeout 10 openssl s_client -connect "127.0.0.1:${CC_PORT[$name]}" -servername a.test -tls1_3 \
             -cert "$P/good.pem" -key "$P/forged.key" -ign_eof 2>&1 || true)
     cg_match "$name: forged key: the handshake ends with decrypt_error" 'alert decrypt error' "$out"
-    scrape "$name" 'certgate_tls_handshake_failures_total{kind="certificate-verify-failed"}' 1
+    cc_scrape "$name" 'certgate_tls_handshake_failures_total{kind="certificate-verify-failed"}' 1
     cg_check "$name: forged key: counted as certificate-verify-failed" 1 \
-        "$(value "$name" 'certgate_tls_handshake_failures_total{kind="certificate-verify-failed"}')"
+        "$(cc_value "$name" 'certgate_tls_handshake_failures_total{kind="certificate-verify-failed"}')"
     [ "$name" = vt ] && want=1 || want=0
     cg_check "$name: forged key: signatures verified with a table" "$want" \
-        "$(($(value "$name" certgate_ecdsa_table_verifications_total) - before))"
+        "$(($(cc_value "$name" certgate_ecdsa_table_verifications_total) - before))"
 done
 for name in vt vn; do
     cg_stop "$name"
@@ -232,36 +191,21 @@ for name in vt vn; do
 done
 
 cg_log "config check: the bounds, file:line:col, and the defaults"
-site() { printf 'sites: [{name: a, bindings: [{listen: "127.0.0.1:0"}]}]\n'; }
-# refused YAML WANT: config check exits 2 with the one line WANT on stderr.
-refused() {
-    { printf '%s\n' "$1"; site; } >"$T/bad.yaml"
-    local rc=0
-    "$CERTGATE" config check "$T/bad.yaml" >"$T/check.out" 2>"$T/check.err" || rc=$?
-    cg_check "config check '$1': exit status" 2 "$rc"
-    cg_check "config check '$1': the message" "$T/bad.yaml:$2" "$(cat "$T/check.err")"
-    cg_check "config check '$1': nothing on stdout" "" "$(cat "$T/check.out")"
-}
-refused 'limits: { ecdsa_key_table_uses: 0 }' \
+cc_refused 'limits: { ecdsa_key_table_uses: 0 }' \
     "1:33: limits.ecdsa_key_table_uses: expected a whole number from 1 to 1000000; got '0'"
-refused 'limits: { ecdsa_key_table_uses: 1000001 }' \
+cc_refused 'limits: { ecdsa_key_table_uses: 1000001 }' \
     "1:33: limits.ecdsa_key_table_uses: expected a whole number from 1 to 1000000; got '1000001'"
-refused 'limits: { ecdsa_key_tables: 70000 }' \
+cc_refused 'limits: { ecdsa_key_tables: 70000 }' \
     "1:29: limits.ecdsa_key_tables: expected a whole number from 0 to 4096; got '70000'"
-refused 'limits:
+cc_refused 'limits:
   ecdsa_key_tables: -1' \
     "2:21: limits.ecdsa_key_tables: expected a whole number; got '-1'"
-# printed FILE: "ecdsa_key_tables ecdsa_key_table_uses" of config check --print.
-printed() {
-    "$CERTGATE" config check --print "$1" 2>&1 |
-        python3 -c 'import json, sys; l = json.load(sys.stdin)["limits"]; print(l["ecdsa_key_tables"], l["ecdsa_key_table_uses"])' 2>&1
-}
-site >"$T/default.yaml"
-cg_check "config check --print: the defaults" "32 16" "$(printed "$T/default.yaml")"
-{ printf 'limits: { ecdsa_key_tables: 4096, ecdsa_key_table_uses: 1000000 }\n'; site; } >"$T/max.yaml"
-cg_check "config check --print: the largest values" "4096 1000000" "$(printed "$T/max.yaml")"
-{ printf 'limits: { ecdsa_key_tables: 0, ecdsa_key_table_uses: 1 }\n'; site; } >"$T/min.yaml"
-cg_check "config check --print: the smallest values" "0 1" "$(printed "$T/min.yaml")"
+KEYS="ecdsa_key_tables ecdsa_key_table_uses"   # as config check --print shows them
+cg_check "config check --print: the defaults" "32 16" "$(cc_limits_printed "" $KEYS)"
+cg_check "config check --print: the largest values" "4096 1000000" \
+    "$(cc_limits_printed 'limits: { ecdsa_key_tables: 4096, ecdsa_key_table_uses: 1000000 }' $KEYS)"
+cg_check "config check --print: the smallest values" "0 1" \
+    "$(cc_limits_printed 'limits: { ecdsa_key_tables: 0, ecdsa_key_table_uses: 1 }' $KEYS)"
 
 cg_log "reload: the bounds are read at start; changing them says to restart"
 WARN='[warn] reload: limits.ecdsa_key_tables or _uses changed: restart to apply'
@@ -275,8 +219,8 @@ cg_check "reload with ecdsa_key_tables: 0: the warning, once" 1 "$(grep -cF "$WA
 # Still the start's bounds: good's table is kept and used. A generation
 # judges the chain anew (the verification cache is keyed by it): the CA's
 # and the root's keys verify their 2nd signature each, still no table.
-cg_check "on: after the reload, 200" 200 "$(get on good a=after)"
-scrape on "$FULL" $((N + 1))
+cg_check "on: after the reload, 200" 200 "$(cc_get on good a=after)"
+cc_scrape on "$FULL" $((N + 1))
 cg_check "on: after the reload, still verified with the table" "$((N - 1)) 1 0 1" "$(tables on)"
 sed -i 's/ecdsa_key_table_uses: 3, ecdsa_key_tables: 0 }/ecdsa_key_table_uses: 5 }/' "$T/on.yaml"
 kill -HUP "$CG_PID_on"
@@ -289,8 +233,8 @@ cg_waitlog "$T/on.error.log" 'reload: refused.*ecdsa_key_table_uses' 20 ||
 # Generation 4 (uses: 5, applied but for the bounds) judges the chain
 # again: the CA's and the root's keys reach 3 signatures under the start's
 # bound of 3 and get their tables; good's is used once more.
-cg_check "on: after the refused reload, 200" 200 "$(get on good a=refused)"
-scrape on "$FULL" $((N + 2))
+cg_check "on: after the refused reload, 200" 200 "$(cc_get on good a=refused)"
+cc_scrape on "$FULL" $((N + 2))
 cg_check "on: after the refused reload, the start's bound of 3 for every key" "$((N + 2)) 3 0 3" "$(tables on)"
 
 cg_stop on

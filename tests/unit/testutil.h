@@ -1,8 +1,8 @@
 /*
  * testutil.h: small helpers shared by the unit tests: scratch directories,
  * whole-file reads and writes, a directory fingerprint (to assert that a
- * refused operation changed nothing), and a one-call CA/leaf maker on top of
- * cg_pki_*. Header-only, every function static: each test program is one
+ * refused operation changed nothing), a one-call CA/leaf maker on top of
+ * cg_pki_*, and an in-memory TLS handshake. Header-only, every function static: each test program is one
  * translation unit.
  */
 #ifndef CG_TESTS_TESTUTIL_H
@@ -17,7 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include "cert/pki.h"
@@ -206,6 +208,39 @@ static inline void tu_pair_free(struct tu_pair *p)
     EVP_PKEY_free(p->key);
     p->cert = NULL;
     p->key = NULL;
+}
+
+/* ---- TLS in memory ------------------------------------------------------ */
+
+/* Joins a client and a server SSL with a memory BIO pair and runs their
+ * handshake to the end; server_step runs the server's turns (NULL:
+ * SSL_do_handshake). Aborts when it fails or does not finish. */
+static inline void tu_handshake(SSL *c, SSL *s, int (*server_step)(SSL *))
+{
+    BIO *cb = NULL, *sb = NULL;
+    int cdone = 0, sdone = 0, rc;
+
+    if (BIO_new_bio_pair(&cb, 0, &sb, 0) != 1) {
+        fprintf(stderr, "tu_handshake: BIO pair\n");
+        abort();
+    }
+    SSL_set_bio(c, cb, cb);
+    SSL_set_bio(s, sb, sb);
+    SSL_set_connect_state(c);
+    SSL_set_accept_state(s);
+    for (int i = 0; i < 20 && !(cdone && sdone); i++) {
+        if (!cdone && !(cdone = (rc = SSL_do_handshake(c)) == 1) &&
+            SSL_get_error(c, rc) != SSL_ERROR_WANT_READ)
+            break;
+        if (!sdone && !(sdone = (rc = (server_step ? server_step : SSL_do_handshake)(s)) == 1) &&
+            SSL_get_error(s, rc) != SSL_ERROR_WANT_READ)
+            break;
+    }
+    if (!cdone || !sdone) {
+        fprintf(stderr, "tu_handshake: the handshake did not finish\n");
+        ERR_print_errors_fp(stderr);
+        abort();
+    }
 }
 
 #endif

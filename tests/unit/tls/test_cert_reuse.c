@@ -41,62 +41,30 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include "cert/pki.h"
 #include "core/common.h"
+#include "testutil.h"
 #include "tls/cert_reuse.h"
 
 enum { CLIENTS = 12 };
 
 static struct {
-    EVP_PKEY *root_key, *inter_key, *server_key, *client_key[CLIENTS];
-    X509 *root, *inter, *server, *client[CLIENTS];
+    struct tu_pair root, inter, server, client[CLIENTS];
     unsigned char *der[CLIENTS];   /* the clients' DER */
     int der_len[CLIENTS];
 } P;
 
-static X509 *issue(cg_pki_profile_t profile, const char *cn, X509 *issuer, EVP_PKEY *issuer_key,
-                   EVP_PKEY *key)
-{
-    static const char *const names[] = {"localhost", NULL};
-    struct cg_pki_spec spec = {.profile = profile, .subject_cn = cn, .path_len = -1};
-    char *err = NULL;
-    X509 *x;
-
-    if (profile == CG_PKI_SERVER)
-        spec.dns_names = names;
-    x = cg_pki_issue(&spec, key, issuer, issuer_key, &err);
-    if (x == NULL)
-        fail_msg("issue %s: %s", cn, err != NULL ? err : "?");
-    free(err);
-    return x;
-}
-
-static EVP_PKEY *keygen(void)
-{
-    char *err = NULL;
-    EVP_PKEY *k = cg_pki_keygen(CG_PKI_KEY_EC_P256, &err);
-
-    if (k == NULL)
-        fail_msg("keygen: %s", err != NULL ? err : "?");
-    return k;
-}
-
 static int setup(void **state)
 {
     (void)state;
-    P.root_key = keygen();
-    P.inter_key = keygen();
-    P.server_key = keygen();
-    P.root = issue(CG_PKI_ROOT_CA, "Reuse Root", NULL, P.root_key, P.root_key);
-    P.inter = issue(CG_PKI_INTERMEDIATE_CA, "Reuse Intermediate", P.root, P.root_key, P.inter_key);
-    P.server = issue(CG_PKI_SERVER, "localhost", P.root, P.root_key, P.server_key);
+    P.root = tu_issue(CG_PKI_ROOT_CA, "Reuse Root", NULL);
+    P.inter = tu_issue(CG_PKI_INTERMEDIATE_CA, "Reuse Intermediate", &P.root);
+    P.server = tu_issue(CG_PKI_SERVER, "localhost", &P.root);
     for (int i = 0; i < CLIENTS; i++) {
         char cn[32];
         snprintf(cn, sizeof(cn), "reuse-client-%d", i);
-        P.client_key[i] = keygen();
-        P.client[i] = issue(CG_PKI_CLIENT, cn, P.inter, P.inter_key, P.client_key[i]);
+        P.client[i] = tu_issue(CG_PKI_CLIENT, cn, &P.inter);
         P.der[i] = NULL;
-        P.der_len[i] = i2d_X509(P.client[i], &P.der[i]);
+        P.der_len[i] = i2d_X509(P.client[i].cert, &P.der[i]);
         if (P.der_len[i] <= 0)
             fail_msg("i2d_X509");
     }
@@ -109,15 +77,11 @@ static int teardown(void **state)
     cg_cert_reuse_thread_release();
     for (int i = 0; i < CLIENTS; i++) {
         OPENSSL_free(P.der[i]);
-        X509_free(P.client[i]);
-        EVP_PKEY_free(P.client_key[i]);
+        tu_pair_free(&P.client[i]);
     }
-    X509_free(P.root);
-    X509_free(P.inter);
-    X509_free(P.server);
-    EVP_PKEY_free(P.root_key);
-    EVP_PKEY_free(P.inter_key);
-    EVP_PKEY_free(P.server_key);
+    tu_pair_free(&P.root);
+    tu_pair_free(&P.inter);
+    tu_pair_free(&P.server);
     return 0;
 }
 
@@ -430,10 +394,10 @@ static SSL_CTX *server_ctx(void)
 
     assert_non_null(ctx);
     assert_int_equal(SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION), 1);
-    assert_int_equal(SSL_CTX_use_certificate(ctx, P.server), 1);
-    assert_int_equal(SSL_CTX_use_PrivateKey(ctx, P.server_key), 1);
+    assert_int_equal(SSL_CTX_use_certificate(ctx, P.server.cert), 1);
+    assert_int_equal(SSL_CTX_use_PrivateKey(ctx, P.server.key), 1);
     store = SSL_CTX_get_cert_store(ctx);
-    assert_int_equal(X509_STORE_add_cert(store, P.root), 1);
+    assert_int_equal(X509_STORE_add_cert(store, P.root.cert), 1);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_num_tickets(ctx, 0);
@@ -445,43 +409,31 @@ static SSL_CTX *client_ctx(int i)
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 
     assert_non_null(ctx);
-    assert_int_equal(SSL_CTX_use_certificate(ctx, P.client[i]), 1);
-    assert_int_equal(SSL_CTX_add1_chain_cert(ctx, P.inter), 1);
-    assert_int_equal(SSL_CTX_use_PrivateKey(ctx, P.client_key[i]), 1);
+    assert_int_equal(SSL_CTX_use_certificate(ctx, P.client[i].cert), 1);
+    assert_int_equal(SSL_CTX_add1_chain_cert(ctx, P.inter.cert), 1);
+    assert_int_equal(SSL_CTX_use_PrivateKey(ctx, P.client[i].key), 1);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
     return ctx;
+}
+
+/* The server's turns with the cache armed, as cg_tls_handshake does. */
+static int armed_server_step(SSL *s)
+{
+    bool was = cg_cert_reuse_arm(true);
+    int rc = SSL_do_handshake(s);
+
+    cg_cert_reuse_arm(was);
+    return rc;
 }
 
 /* One mutual handshake; the server's SSL is returned, done, to be freed. */
 static SSL *handshake(SSL_CTX *sctx, SSL_CTX *cctx, bool arm)
 {
     SSL *c = SSL_new(cctx), *s = SSL_new(sctx);
-    BIO *cb = NULL, *sb = NULL;
-    bool cdone = false, sdone = false;
-    int rc;
 
     assert_non_null(c);
     assert_non_null(s);
-    assert_int_equal(BIO_new_bio_pair(&cb, 0, &sb, 0), 1);
-    SSL_set_bio(c, cb, cb);
-    SSL_set_bio(s, sb, sb);
-    SSL_set_connect_state(c);
-    SSL_set_accept_state(s);
-    for (int i = 0; i < 20 && !(cdone && sdone); i++) {
-        if (!cdone) {
-            rc = SSL_do_handshake(c);
-            cdone = rc == 1;
-            assert_true(cdone || SSL_get_error(c, rc) == SSL_ERROR_WANT_READ);
-        }
-        if (!sdone) {
-            bool was = cg_cert_reuse_arm(arm);
-            rc = SSL_do_handshake(s);
-            cg_cert_reuse_arm(was);
-            sdone = rc == 1;
-            assert_true(sdone || SSL_get_error(s, rc) == SSL_ERROR_WANT_READ);
-        }
-    }
-    assert_true(cdone && sdone);
+    tu_handshake(c, s, arm ? armed_server_step : NULL);
     assert_int_equal(SSL_get_verify_result(s), X509_V_OK);
     SSL_free(c);
     return s;
@@ -513,11 +465,11 @@ static void test_tls(void **state)
     assert_ptr_equal(SSL_get0_peer_certificate(s1), SSL_get0_peer_certificate(s2));
     assert_ptr_equal(sk_X509_value(SSL_get_peer_cert_chain(s1), 0),
                      sk_X509_value(SSL_get_peer_cert_chain(s2), 0));
-    assert_int_equal(X509_cmp(SSL_get0_peer_certificate(s2), P.client[0]), 0);
+    assert_int_equal(X509_cmp(SSL_get0_peer_certificate(s2), P.client[0].cert), 0);
     /* Another client: its own leaf, the shared intermediate. */
     s3 = handshake(sctx, c1, true);
     assert_ptr_not_equal(SSL_get0_peer_certificate(s3), SSL_get0_peer_certificate(s1));
-    assert_int_equal(X509_cmp(SSL_get0_peer_certificate(s3), P.client[1]), 0);
+    assert_int_equal(X509_cmp(SSL_get0_peer_certificate(s3), P.client[1].cert), 0);
     assert_ptr_equal(sk_X509_value(SSL_get_peer_cert_chain(s3), 0),
                      sk_X509_value(SSL_get_peer_cert_chain(s1), 0));
     s = stats();
@@ -527,7 +479,7 @@ static void test_tls(void **state)
     SSL_free(s1);
     SSL_free(s2);
     s4 = handshake(sctx, c0, true);
-    assert_int_equal(X509_cmp(SSL_get0_peer_certificate(s4), P.client[0]), 0);
+    assert_int_equal(X509_cmp(SSL_get0_peer_certificate(s4), P.client[0].cert), 0);
     assert_int_equal(stats().reused - s.reused, 2);
     SSL_free(s3);
     SSL_free(s4);

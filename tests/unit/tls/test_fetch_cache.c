@@ -39,8 +39,8 @@
 #include <openssl/params.h>
 #include <openssl/ssl.h>
 
-#include "cert/pki.h"
 #include "core/common.h"
+#include "testutil.h"
 #include "tls/fetch_cache.h"
 
 static struct cg_fetch_cache_stats stats(void)
@@ -283,36 +283,14 @@ static void test_threads(void **state)
 
 /* ---- through libssl ------------------------------------------------------ */
 
-static EVP_PKEY *key;
-static X509 *cert;
-
+/* One handshake between new SSLs of the two contexts. */
 static void handshake(SSL_CTX *sctx, SSL_CTX *cctx)
 {
     SSL *c = SSL_new(cctx), *s = SSL_new(sctx);
-    BIO *cb = NULL, *sb = NULL;
-    bool cdone = false, sdone = false;
-    int rc;
 
     assert_non_null(c);
     assert_non_null(s);
-    assert_int_equal(BIO_new_bio_pair(&cb, 0, &sb, 0), 1);
-    SSL_set_bio(c, cb, cb);
-    SSL_set_bio(s, sb, sb);
-    SSL_set_connect_state(c);
-    SSL_set_accept_state(s);
-    for (int i = 0; i < 20 && !(cdone && sdone); i++) {
-        if (!cdone) {
-            rc = SSL_do_handshake(c);
-            cdone = rc == 1;
-            assert_true(cdone || SSL_get_error(c, rc) == SSL_ERROR_WANT_READ);
-        }
-        if (!sdone) {
-            rc = SSL_do_handshake(s);
-            sdone = rc == 1;
-            assert_true(sdone || SSL_get_error(s, rc) == SSL_ERROR_WANT_READ);
-        }
-    }
-    assert_true(cdone && sdone);
+    tu_handshake(c, s, NULL);
     SSL_free(c);
     SSL_free(s);
 }
@@ -321,23 +299,18 @@ static void test_tls(void **state)
 {
     /* Self-signed (the client does not verify it): what is counted is the
      * key schedule. */
-    struct cg_pki_spec spec = {.profile = CG_PKI_ROOT_CA, .subject_cn = "localhost", .path_len = -1};
-    char *err = NULL;
+    struct tu_pair server = tu_issue(CG_PKI_ROOT_CA, "localhost", NULL);
     SSL_CTX *sctx, *cctx;
     struct cg_fetch_cache_stats a, b;
 
     (void)state;
-    key = cg_pki_keygen(CG_PKI_KEY_EC_P256, &err);
-    assert_non_null(key);
-    cert = cg_pki_issue(&spec, key, NULL, key, &err);
-    assert_non_null(cert);
     sctx = SSL_CTX_new(TLS_server_method());
     cctx = SSL_CTX_new(TLS_client_method());
     assert_non_null(sctx);
     assert_non_null(cctx);
     assert_int_equal(SSL_CTX_set_min_proto_version(sctx, TLS1_3_VERSION), 1);
-    assert_int_equal(SSL_CTX_use_certificate(sctx, cert), 1);
-    assert_int_equal(SSL_CTX_use_PrivateKey(sctx, key), 1);
+    assert_int_equal(SSL_CTX_use_certificate(sctx, server.cert), 1);
+    assert_int_equal(SSL_CTX_use_PrivateKey(sctx, server.key), 1);
     SSL_CTX_set_num_tickets(sctx, 0);
     SSL_CTX_set_verify(cctx, SSL_VERIFY_NONE, NULL);
 
@@ -365,8 +338,7 @@ static void test_tls(void **state)
     cg_fetch_cache_thread_release();
     SSL_CTX_free(sctx);
     SSL_CTX_free(cctx);
-    X509_free(cert);
-    EVP_PKEY_free(key);
+    tu_pair_free(&server);
 }
 
 int main(void)
