@@ -3,12 +3,8 @@
  * uses them (see ecdsa_tables.h).
  *
  * Each thread's keys live in a set-associative array of exactly the
- * configured number of slots: a key's hash picks a set of WAYS slots (the
- * last set may have fewer), a new key replaces the set's least recently
- * used one. So a lookup is a few compares whatever the bound, and many keys
- * made to share a set (their hash is keyed with the process's random seed,
- * cg_process_seed, so they cannot be chosen to) only ever push each other
- * out.
+ * configured number of slots (core/slot_sets.h): a key's hash picks a set,
+ * a new key replaces the set's least recently used one.
  */
 #include "cert/ecdsa_tables.h"
 
@@ -18,9 +14,8 @@
 #include <string.h>
 
 #include "core/common.h"
+#include "core/slot_sets.h"
 #include "core/thread_local.h"
-
-#define WAYS 4
 
 struct slot {
     uint64_t hash;
@@ -32,11 +27,8 @@ struct slot {
 };
 
 struct thread_cache {
-    struct slot *slots;   /* n_slots, owned */
-    unsigned n_slots;     /* limits.ecdsa_key_tables */
-    unsigned sets;        /* ceil(n_slots / WAYS) */
-    uint64_t clock;
-    uint64_t seed;        /* the process's hash seed */
+    struct slot *slots;          /* shape.n_slots (limits.ecdsa_key_tables), owned */
+    struct cg_slot_sets shape;
 };
 
 static unsigned conf_entries = CG_ECDSA_TABLES_DEFAULT_ENTRIES;
@@ -62,7 +54,7 @@ static void free_cache(void *p)
 
     if (c == NULL)
         return;
-    for (unsigned i = 0; i < c->n_slots; i++)
+    for (unsigned i = 0; i < c->shape.n_slots; i++)
         drop_slot(&c->slots[i]);
     free(c->slots);
     free(c);
@@ -88,9 +80,7 @@ static struct thread_cache *cache(void)
         free(c);
         return NULL;
     }
-    c->n_slots = conf_entries;
-    c->sets = (conf_entries + WAYS - 1) / WAYS;
-    c->seed = cg_process_seed();
+    cg_slot_sets_init(&c->shape, conf_entries);
     if (cg_thread_local_set(&caches, c) != CG_OK) {
         free_cache(c);
         return NULL;
@@ -101,13 +91,8 @@ static struct thread_cache *cache(void)
 
 void cg_ecdsa_tables_thread_release(void)
 {
-    struct thread_cache *c = this_thread;
-
-    if (c == NULL)
-        return;
-    cg_thread_local_clear(&caches);
+    cg_thread_local_release(&caches, this_thread);
     this_thread = NULL;
-    free_cache(c);
 }
 
 static uint64_t point_hash(uint64_t seed, const uint8_t point[CG_P256_POINT_BYTES])
@@ -122,9 +107,8 @@ static uint64_t point_hash(uint64_t seed, const uint8_t point[CG_P256_POINT_BYTE
 /* The key's slot: found, or taken from the set's least recently used. */
 static struct slot *slot_for(struct thread_cache *c, const uint8_t point[CG_P256_POINT_BYTES])
 {
-    uint64_t h = point_hash(c->seed, point);
-    unsigned first = (unsigned)(h % c->sets) * WAYS;
-    unsigned ways = c->n_slots - first < WAYS ? c->n_slots - first : WAYS;
+    uint64_t h = point_hash(c->shape.seed, point);
+    unsigned ways, first = cg_slot_sets_of(&c->shape, h, &ways);
     struct slot *set = c->slots + first, *victim = set;
 
     for (unsigned i = 0; i < ways; i++) {
@@ -193,7 +177,7 @@ int cg_ecdsa_tables_verify(const uint8_t point[CG_P256_POINT_BYTES], const uint8
     if (c == NULL)
         return -1;
     slot = slot_for(c, point);
-    slot->last_used = ++c->clock;
+    slot->last_used = ++c->shape.clock;
     if (slot->uses < UINT32_MAX)
         slot->uses++;
     if (slot->table == NULL) {

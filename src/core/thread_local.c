@@ -25,10 +25,13 @@ int cg_thread_local_set(struct cg_thread_local *tl, void *p)
     return pthread_setspecific(tl->key, p) == 0 ? CG_OK : CG_ERR;
 }
 
-void cg_thread_local_clear(struct cg_thread_local *tl)
+void cg_thread_local_release(struct cg_thread_local *tl, void *p)
 {
+    if (p == NULL)
+        return;
     if (atomic_load_explicit(&tl->ready, memory_order_acquire))
         (void)pthread_setspecific(tl->key, NULL);
+    tl->free_fn(p);
 }
 
 static uint64_t seed;

@@ -6,7 +6,7 @@
  * __thread variable, for a lookup without a lock, and register the object
  * here so that a thread that exits does not leave it behind: the free
  * function given runs on it at the thread's exit, unless the thread let it
- * go first (cg_thread_local_clear).
+ * go first (cg_thread_local_release).
  */
 #ifndef CG_CORE_THREAD_LOCAL_H
 #define CG_CORE_THREAD_LOCAL_H
@@ -28,8 +28,9 @@ struct cg_thread_local {
  * exit. CG_OK, or CG_ERR (out of keys or memory: the caller frees p). */
 int cg_thread_local_set(struct cg_thread_local *tl, void *p);
 
-/* Unregisters the calling thread's object (the caller frees it). */
-void cg_thread_local_clear(struct cg_thread_local *tl);
+/* Unregisters the calling thread's object p and frees it now, as the
+ * thread's exit would (p NULL: nothing). */
+void cg_thread_local_release(struct cg_thread_local *tl, void *p);
 
 /* A random value drawn once per process, for hashes an outsider must not be
  * able to predict (what shares a cache set); fixed for the process's life. */

@@ -3,12 +3,10 @@
  * that hands them out again (see cert_reuse.h).
  *
  * Each thread keeps exactly the configured number of slots, set-associative
- * as the ECDSA key tables are (ecdsa_tables.c): a certificate's hash (keyed
- * with the process's random seed, so certificates cannot be made to share a
- * set) picks a set of WAYS slots, a new certificate replaces the set's least
- * recently used one. A slot owns a copy of the DER and one reference to the
- * X509; the X509 itself lives until its last holder (a connection, a
- * session) lets it go.
+ * (core/slot_sets.h) as the ECDSA key tables are: a certificate's hash picks
+ * a set, a new certificate replaces the set's least recently used one. A
+ * slot owns a copy of the DER and one reference to the X509; the X509
+ * itself lives until its last holder (a connection, a session) lets it go.
  */
 #include "tls/cert_reuse.h"
 
@@ -20,9 +18,8 @@
 #include <openssl/x509.h>
 
 #include "core/common.h"
+#include "core/slot_sets.h"
 #include "core/thread_local.h"
-
-#define WAYS 4
 
 struct slot {
     uint64_t hash;
@@ -33,11 +30,8 @@ struct slot {
 };
 
 struct thread_cache {
-    struct slot *slots;   /* n_slots, owned */
-    unsigned n_slots;
-    unsigned sets;        /* ceil(n_slots / WAYS) */
-    uint64_t clock;
-    uint64_t seed;        /* the process's hash seed */
+    struct slot *slots;   /* shape.n_slots, owned */
+    struct cg_slot_sets shape;
 };
 
 static unsigned conf_entries = CG_CERT_REUSE_DEFAULT_ENTRIES;
@@ -65,7 +59,7 @@ static void free_cache(void *p)
 
     if (c == NULL)
         return;
-    for (unsigned i = 0; i < c->n_slots; i++)
+    for (unsigned i = 0; i < c->shape.n_slots; i++)
         drop_slot(&c->slots[i]);
     free(c->slots);
     free(c);
@@ -99,9 +93,7 @@ static struct thread_cache *cache(void)
         free(c);
         return NULL;
     }
-    c->n_slots = conf_entries;
-    c->sets = (conf_entries + WAYS - 1) / WAYS;
-    c->seed = cg_process_seed();
+    cg_slot_sets_init(&c->shape, conf_entries);
     if (cg_thread_local_set(&caches, c) != CG_OK) {
         free_cache(c);
         return NULL;
@@ -112,13 +104,8 @@ static struct thread_cache *cache(void)
 
 void cg_cert_reuse_thread_release(void)
 {
-    struct thread_cache *c = this_thread;
-
-    if (c == NULL)
-        return;
-    cg_thread_local_clear(&caches);
+    cg_thread_local_release(&caches, this_thread);
     this_thread = NULL;
-    free_cache(c);
 }
 
 void cg_cert_reuse_stats(struct cg_cert_reuse_stats *out)
@@ -175,8 +162,7 @@ static uint64_t der_hash(uint64_t seed, const unsigned char *p, size_t n)
 static struct slot *find(struct thread_cache *c, const unsigned char *der, size_t n, uint64_t h,
                          struct slot **victim)
 {
-    unsigned first = (unsigned)(h % c->sets) * WAYS;
-    unsigned ways = c->n_slots - first < WAYS ? c->n_slots - first : WAYS;
+    unsigned ways, first = cg_slot_sets_of(&c->shape, h, &ways);
     struct slot *set = c->slots + first;
 
     *victim = set;
@@ -207,7 +193,7 @@ static void keep(struct thread_cache *c, struct slot *s, const unsigned char *de
     s->len = n;
     s->der = copy;
     s->cert = cert;
-    s->last_used = ++c->clock;
+    s->last_used = ++c->shape.clock;
     atomic_fetch_add_explicit(&st_held, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&st_decoded, 1, memory_order_relaxed);
 }
@@ -241,11 +227,11 @@ X509 *d2i_X509(X509 **a, const unsigned char **in, long len)
     n = sequence_length(der, (size_t)len);
     if (n == 0 || n > conf_max_bytes)
         return decode(a, in, len);
-    h = der_hash(c->seed, der, n);
+    h = der_hash(c->shape.seed, der, n);
     if ((s = find(c, der, n, h, &victim)) != NULL) {
         if (X509_up_ref(s->cert) != 1)
             return decode(a, in, len);
-        s->last_used = ++c->clock;
+        s->last_used = ++c->shape.clock;
         X509_free(*a);
         *a = s->cert;
         *in = der + n;

@@ -126,13 +126,8 @@ void cg_fetch_cache_disable(void)
 
 void cg_fetch_cache_thread_release(void)
 {
-    struct thread_cache *c = this_thread;
-
-    if (c == NULL)
-        return;
-    cg_thread_local_clear(&caches);
+    cg_thread_local_release(&caches, this_thread);
     this_thread = NULL;
-    free_cache(c);
 }
 
 void cg_fetch_cache_stats(struct cg_fetch_cache_stats *out)
@@ -185,7 +180,6 @@ EVP_KDF *EVP_KDF_fetch(OSSL_LIB_CTX *libctx, const char *algorithm, const char *
         return NULL;
     }
     if (!thread_armed || !atomic_load_explicit(&enabled, memory_order_relaxed) || algorithm == NULL ||
-        strlen(algorithm) >= NAME_BYTES || (properties != NULL && strlen(properties) >= PROPQ_BYTES) ||
         (c = cache()) == NULL)
         return libcrypto_fetch(libctx, algorithm, properties);
     for (unsigned i = 0; i < SLOTS; i++)
@@ -196,14 +190,17 @@ EVP_KDF *EVP_KDF_fetch(OSSL_LIB_CTX *libctx, const char *algorithm, const char *
         }
     atomic_fetch_add_explicit(&st_misses, 1, memory_order_relaxed);
     kdf = libcrypto_fetch(libctx, algorithm, properties);
-    if (kdf == NULL || EVP_KDF_up_ref(kdf) != 1)
+    /* Kept only when the strings fit: the hits above compare without
+     * measuring them. */
+    if (kdf == NULL || strlen(algorithm) >= NAME_BYTES ||
+        (properties != NULL && strlen(properties) >= PROPQ_BYTES) || EVP_KDF_up_ref(kdf) != 1)
         return kdf;
     s = &c->slots[c->next];
     c->next = (c->next + 1) % SLOTS;
     EVP_KDF_free(s->kdf);
     s->kdf = kdf;
     s->libctx = libctx;
-    strcpy(s->name, algorithm);   /* lengths checked above */
+    strcpy(s->name, algorithm);
     s->has_propq = properties != NULL;
     if (properties != NULL)
         strcpy(s->propq, properties);

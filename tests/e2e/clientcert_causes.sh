@@ -12,11 +12,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/clientcert_lib.sh"
 
-P="$T/pki"
-S="$T/stores"
-cc_pki "$P" "$S"
-cc_revoke "$P" "$S"
-cc_pki_more "$P" "$S"
+cc_pki_full   # P=$T/pki, S=$T/stores
 mkdir -p "$T/www/secure" "$T/www/public"
 printf 'home\n' >"$T/www/index.html"
 printf 'secret\n' >"$T/www/secure/index.html"

@@ -147,6 +147,16 @@ PY
     done
 }
 
+# cc_pki_full: the whole test PKI, every cause (cc_pki, then cc_revoke and
+# cc_pki_more), in P=$T/pki with the stores in S=$T/stores (both set here).
+cc_pki_full() {
+    P="$T/pki"
+    S="$T/stores"
+    cc_pki "$P" "$S"
+    cc_revoke "$P" "$S"
+    cc_pki_more "$P" "$S"
+}
+
 # cc_site_config OUT LOG_PREFIX [LINE...]: the configuration most tests
 # serve with: one worker, stores $S, site "main" for a.test at $T/www
 # requiring a client certificate, TLS on 127.0.0.1:0 with $P/a.test.pem;

@@ -26,11 +26,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/clientcert_lib.sh"
 
-P="$T/pki"
-S="$T/stores"
-cc_pki "$P" "$S"
-cc_revoke "$P" "$S"
-cc_pki_more "$P" "$S"
+cc_pki_full   # P=$T/pki, S=$T/stores
 cc_issue "$P" bob ca --profile client --cn "bob"
 cc_issue "$P" carol ca --profile client --cn "carol"
 # alice: good's certificate sent with its issuing CA.

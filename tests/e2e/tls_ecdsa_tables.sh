@@ -24,11 +24,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/clientcert_lib.sh"
 
-P="$T/pki"
-S="$T/stores"
-cc_pki "$P" "$S"
-cc_revoke "$P" "$S"
-cc_pki_more "$P" "$S"
+cc_pki_full   # P=$T/pki, S=$T/stores
 for n in c1 c2; do cc_issue "$P" "$n" ca --profile client --cn "client $n"; done
 mkdir -p "$T/www"
 printf 'hi\n' >"$T/www/index.html"
